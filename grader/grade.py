@@ -1,0 +1,168 @@
+"""Grading one submission end to end: rubric -> run -> inspect -> check -> `GradeResult`.
+
+This is the pipeline the CLI (and batch grading) calls; each stage hands the next a typed value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from grader import __version__, formulas, inspect
+from grader.check import Evidence, run_checks
+from grader.errors import RubricError
+from grader.probe import ProbedModel, ProbeFacts
+from grader.result import GradeResult, ModelFacts, RunFacts
+from grader.rubric import LoadedRubric, Rubric, find_rubrics, load_rubric
+from grader.run import RunOptions, SandboxMode, run_submission
+from grader.submission import Submission
+
+
+class Overrides(BaseModel):
+    """CLI settings that take precedence over the rubric's limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout: float | None = None
+    cell_timeout: float | None = None
+    memory_mb: int | None = None
+    sandbox: SandboxMode = "auto"
+
+
+def resolve_rubric(submission: Submission, rubric_path: Path | None, rubrics_dir: Path) -> LoadedRubric:
+    """`--rubric` wins; otherwise the exercise id the submission carries, looked up in `rubrics_dir`."""
+    if rubric_path is not None:
+        return load_rubric(rubric_path)
+    found = find_rubrics(rubrics_dir)
+    listing = ", ".join(found) or f"none in {rubrics_dir}"
+    if submission.exercise is None:
+        where = (
+            "notebook metadata `grader.exercise`"
+            if submission.kind == "notebook"
+            else "a `# grader: exercise=ID` line"
+        )
+        raise RubricError(
+            f"{submission.path}: which rubric? the submission names no exercise ({where})",
+            hint=f"pass --rubric PATH; rubrics found: {listing}",
+        )
+    if submission.exercise not in found:
+        raise RubricError(
+            f"{submission.path}: no rubric for exercise {submission.exercise!r} in {rubrics_dir}",
+            hint=f"pass --rubric PATH or --rubrics DIR; rubrics found: {listing}",
+        )
+    return load_rubric(found[submission.exercise])
+
+
+def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Overrides) -> GradeResult:
+    rubric = loaded.rubric
+    limits = rubric.limits
+    options = RunOptions(
+        timeout=overrides.timeout or limits.timeout,
+        cell_timeout=overrides.cell_timeout or limits.cell_timeout,
+        memory_mb=overrides.memory_mb or limits.memory_mb,
+        output_kb=limits.output_kb,
+        sandbox=overrides.sandbox,
+    )
+    if rubric.needs_model:
+        inspect.warm_up()
+    with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
+        run = run_submission(
+            submission,
+            workspace=Path(workspace),
+            options=options,
+            variables=rubric.variables,
+            input_shape=rubric.model.input_shape,
+        )
+        model, problem, notes = _measure_model(rubric, run.probe, run.artifacts, run.facts)
+    evidence = Evidence(
+        model=model, model_problem=problem, probe=run.probe, run_problem=_run_problem(run.facts)
+    )
+    checks = run_checks(rubric, evidence)
+    return GradeResult(
+        submission=submission.path.name,
+        exercise=rubric.exercise,
+        title=rubric.title,
+        rubric=str(loaded.path),
+        score=round(sum(c.points for c in checks), 2),
+        max_score=rubric.max_score,
+        checks=checks,
+        run=run.facts,
+        model=model,
+        notes=tuple(notes),
+        grader_version=__version__,
+    )
+
+
+def _run_problem(facts: RunFacts) -> str | None:
+    ended = next((c for c in facts.cells if c.status in ("died", "memory", "timeout")), None)
+    if ended is None:
+        return None
+    what = {"died": "the kernel died", "memory": "the kernel ran out of memory", "timeout": "time ran out"}[
+        ended.status
+    ]
+    return f"{what} in cell {ended.number}, so the notebook's state could not be inspected"
+
+
+def _measure_model(
+    rubric: Rubric, probe: ProbeFacts | None, artifacts: Path, facts: RunFacts
+) -> tuple[ModelFacts | None, str | None, list[str]]:
+    """Pick the model to grade among those the probe saved, and measure it grader-side."""
+    if not rubric.needs_model:
+        return None, None, []
+    if probe is None:
+        return None, _run_problem(facts) or "the notebook's models could not be inspected", []
+    if not probe.models:
+        failed = [c.number for c in facts.cells if c.status == "error"]
+        hint = (
+            f"; cell {failed[0]} failed, which may be where the model should have been built"
+            if failed
+            else ""
+        )
+        return (
+            None,
+            f"the notebook defines no Keras model (a keras.Model held in a global variable){hint}",
+            [],
+        )
+    wanted = rubric.model.variable
+    named = [m for m in probe.models if m.variable == wanted]
+    candidates = named or list(probe.models)
+    measured: list[tuple[ProbedModel, ModelFacts | None, str | None]] = [
+        (m, *_measure_one(m, artifacts)) for m in candidates
+    ]
+    chosen, model, problem = max(measured, key=lambda item: _similarity(rubric, item[1]))
+    notes: list[str] = []
+    if not named:
+        reason = (
+            f"the rubric grades `{wanted}`, which the notebook does not define"
+            if wanted
+            else "the rubric names no model"
+        )
+        found = ", ".join(f"`{m.variable}`" for m in probe.models)
+        notes.append(f"{reason}; graded `{chosen.variable}` (models found: {found})")
+    if chosen.built_by_grader:
+        notes.append(
+            f"`{chosen.variable}` was not built (its first layer has no input_shape); the grader built it "
+            f"with input shape {rubric.model.input_shape} to measure it"
+        )
+    return model, problem, notes
+
+
+def _measure_one(probed: ProbedModel, artifacts: Path) -> tuple[ModelFacts | None, str | None]:
+    if probed.error or probed.file is None:
+        return None, f"`{probed.variable}` could not be saved for inspection: {probed.error}"
+    try:
+        return inspect.measure(artifacts / probed.file, probed.variable), None
+    except inspect.ModelLoadError as exc:
+        return None, f"`{probed.variable}`: {exc}"
+
+
+def _similarity(rubric: Rubric, model: ModelFacts | None) -> float:
+    """How closely a measured model's layer types follow the rubric's (to pick among several)."""
+    if model is None:
+        return -1.0
+    expected = [formulas.canonical_type(layer.type) for c in rubric.checks if c.layers for layer in c.layers]
+    actual = [formulas.canonical_type(layer.type) for layer in model.layers]
+    return difflib.SequenceMatcher(a=expected, b=actual, autojunk=False).ratio()

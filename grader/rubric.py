@@ -1,0 +1,314 @@
+"""The rubric: what an instructor expects of a submission, validated into frozen, typed models.
+
+Validation is strict (unknown keys are errors) because a typo in a rubric silently grades a
+whole class wrong. Errors are reported the way pydantic reports them, a key path and a message,
+plus the file, line and column that the path points at in the YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from grader.errors import RubricError
+
+Shape = tuple[int, ...]
+PairOrInt = int | tuple[int, int]
+
+EXERCISE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Strict):
+    """An inclusive range; either bound may be left open."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("give at least one of min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"between {self.min:g} and {self.max:g}"
+        if self.min is not None:
+            return f"at least {self.min:g}"
+        return f"at most {self.max:g}"
+
+
+class LayerSpec(_Strict):
+    """One expected layer. Only the attributes given are compared."""
+
+    type: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    filters: Annotated[int, Field(gt=0)] | None = None
+    kernel_size: PairOrInt | None = None
+    strides: PairOrInt | None = None
+    padding: Literal["valid", "same", "causal"] | None = None
+    activation: str | None = None
+    units: Annotated[int, Field(gt=0)] | None = None
+    pool_size: PairOrInt | None = None
+    rate: Annotated[float, Field(ge=0, lt=1)] | None = None
+    output_shape: Shape | None = Field(default=None, description="Without the batch dimension.")
+    params: Annotated[int, Field(ge=0)] | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        """The attributes this spec constrains, in a stable order (type first)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class VariableSpec(_Strict):
+    """A named variable the notebook must define, e.g. the answer to a lesson question."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    equals: int | float | str | bool | list[Any] | None = None
+    tolerance: Annotated[float, Field(ge=0)] = 0.0
+
+
+CHECK_KINDS = ("layers", "total_params", "output_shape", "variable")
+
+
+class CheckSpec(_Strict):
+    """One rubric item. Exactly one of the kind keys (`layers`, `total_params`, ...) is set."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    points: Annotated[float, Field(ge=0)]
+    description: str | None = None
+    partial: bool = Field(
+        default=True, description="layers: give points in proportion to the layers that match."
+    )
+    layers: Annotated[list[LayerSpec], Field(min_length=1)] | None = None
+    total_params: int | Range | None = None
+    output_shape: Shape | None = None
+    variable: VariableSpec | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> CheckSpec:
+        given = [kind for kind in CHECK_KINDS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a check needs exactly one of {', '.join(CHECK_KINDS)} (found: {found})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in CHECK_KINDS if getattr(self, kind) is not None)
+
+
+class ModelSpec(_Strict):
+    """Which Keras model to grade. Without `variable`, the grader picks among the models found."""
+
+    variable: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    input_shape: Shape | None = Field(
+        default=None, description="Used to build a model whose first layer has no input_shape."
+    )
+
+
+class Limits(_Strict):
+    """Resource limits for the student's kernel; CLI options override them."""
+
+    timeout: Annotated[float, Field(gt=0)] = Field(default=600, description="Whole notebook, seconds.")
+    cell_timeout: Annotated[float, Field(gt=0)] = Field(default=300, description="One cell, seconds.")
+    memory_mb: Annotated[int, Field(gt=0)] = 4096
+    processes: Annotated[int, Field(gt=0)] = 256
+    output_kb: Annotated[int, Field(gt=0)] = 256
+    disk_mb: Annotated[int, Field(gt=0)] = 512
+
+
+class Rubric(_Strict):
+    exercise: Annotated[str, Field(pattern=EXERCISE_ID.pattern)]
+    title: str
+    description: str | None = None
+    model: ModelSpec = ModelSpec()
+    limits: Limits = Limits()
+    checks: Annotated[list[CheckSpec], Field(min_length=1)]
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_ids(cls, checks: list[CheckSpec]) -> list[CheckSpec]:
+        seen: set[str] = set()
+        for check in checks:
+            if check.id in seen:
+                raise ValueError(f"check id {check.id!r} is used twice; ids must be unique")
+            seen.add(check.id)
+        return checks
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.points for check in self.checks)
+
+    @property
+    def needs_model(self) -> bool:
+        return any(check.kind != "variable" for check in self.checks)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(c.variable.name for c in self.checks if c.variable is not None)
+
+
+class LoadedRubric(BaseModel):
+    """A validated rubric and where it came from (paths in it are relative to `path`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    rubric: Rubric
+
+
+def load_rubric(path: Path) -> LoadedRubric:
+    """Read and validate a rubric, or raise `RubricError` naming file, line, key path and fix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RubricError(f"{path}: rubric file not found", hint="check the path given to --rubric") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError(f"{path}: cannot read the rubric ({exc})") from None
+    return LoadedRubric(path=path, rubric=parse_rubric(text, source=str(path)))
+
+
+def parse_rubric(text: str, *, source: str = "<rubric>") -> Rubric:
+    data = _parse_yaml(text, source)
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise RubricError(
+            f"{source}:1:1: the rubric is {kind}, not a mapping",
+            hint="start with `exercise: <id>`, `title: ...` and a `checks:` list",
+        )
+    try:
+        return Rubric.model_validate(data)
+    except ValidationError as exc:
+        raise RubricError(_format_validation_error(exc, data, source)) from None
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise RubricError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except Exception as exc:
+        raise RubricError(f"{source}: not valid YAML: {exc}") from None
+
+
+def _format_validation_error(exc: ValidationError, data: Any, source: str) -> str:
+    errors = _without_union_noise(exc.errors())
+    lines = [f"{source}: the rubric does not validate ({len(errors)} error(s))"]
+    for error in errors:
+        loc = _user_path(error["loc"])
+        line, col = _position(data, error["loc"])
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}; allowed: {', '.join(_allowed_keys(error['loc']))}"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        lines.append(f"  {source}:{line}:{col}: {_dotted(loc)}: {message}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    """pydantic names the member of a union it tried (`int`, `Range`, `tuple[int, int]`) in `loc`."""
+    return isinstance(part, str) and (
+        part in {"int", "float", "str", "bool", "none"}
+        or part[:1].isupper()
+        or any(c in part for c in "[]()")
+    )
+
+
+def _without_union_noise(errors: list[Any]) -> list[Any]:
+    """When a union member failed on type alone but another member got further, keep the latter."""
+    kept = []
+    for error in errors:
+        loc = _user_path(error["loc"])
+        tagged = any(_is_union_tag(part) for part in error["loc"])
+        shallow_type_error = tagged and error["type"].endswith(("_type", "_parsing"))
+        rivals = [e for e in errors if e is not error and _user_path(e["loc"])[: len(loc)] == loc]
+        if shallow_type_error and any(not e["type"].endswith(("_type", "_parsing")) for e in rivals):
+            continue
+        kept.append(error)
+    return kept
+
+
+def _user_path(loc: tuple[Any, ...]) -> list[Any]:
+    return [part for part in loc if not _is_union_tag(part)]
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _position(data: Any, loc: tuple[Any, ...]) -> tuple[int, int]:
+    """The 1-based line and column of the deepest node of `loc` that exists in the YAML."""
+    line, col = 1, 1
+    node = data
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line, col = (n + 1 for n in node.lc.key(part))
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, col = (n + 1 for n in node.lc.item(part))
+            node = node[part]
+        elif isinstance(node, dict | list):
+            continue
+        else:
+            break
+    return line, col
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at the mapping that holds the unknown key, found by walking the models."""
+    model: Any = Rubric
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            break
+        model = _model_of(field.annotation)
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _model_of(annotation: Any) -> Any:
+    """Find the BaseModel inside `list[X] | None`, `Annotated[...]` and friends."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def rubric_schema() -> dict[str, Any]:
+    """The JSON Schema of the rubric format, from the same models the loader validates with."""
+    schema = Rubric.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "grader rubric"
+    return schema
+
+
+def find_rubrics(directory: Path) -> dict[str, Path]:
+    """Exercise id -> rubric path, for every `*.yaml` in `directory` (id is the file stem)."""
+    if not directory.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(directory.glob("*.y*ml")) if p.suffix in (".yaml", ".yml")}

@@ -1,0 +1,147 @@
+"""Reading a submission: a Jupyter notebook or a Python script, as a list of code cells.
+
+Everything that makes a file ungradable (not JSON, an old nbformat, another language, binary
+bytes) is found here, before a kernel starts, and reported as a `SubmissionError` with a fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import nbformat
+from pydantic import BaseModel, ConfigDict
+
+from grader.errors import SubmissionError
+
+SCRIPT_CELL_MARKER = re.compile(r"^#\s*%%")
+SCRIPT_EXERCISE_TAG = re.compile(r"^#\s*grader:\s*exercise\s*=\s*([A-Za-z0-9._-]+)\s*$", re.MULTILINE)
+MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+
+
+class Cell(BaseModel):
+    """A code cell. `first_line` is its first line in the original file (scripts) or 1 (notebooks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    source: str
+    first_line: int = 1
+
+
+class Submission(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    kind: Literal["notebook", "script"]
+    cells: tuple[Cell, ...]
+    exercise: str | None
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
+def load_submission(path: Path) -> Submission:
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file", hint="check the path of the submission")
+    if path.is_dir():
+        raise SubmissionError(f"{path}: is a folder", hint="to grade a whole folder use `grade batch`")
+    if path.suffix not in (".ipynb", ".py"):
+        raise SubmissionError(
+            f"{path}: cannot grade a {path.suffix or 'suffix-less'} file",
+            hint="submit a Jupyter notebook (.ipynb) or a Python script (.py)",
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot read the file ({exc.strerror})") from None
+    if not raw.strip():
+        raise SubmissionError(f"{path}: the file is empty", hint="was the notebook saved before submitting?")
+    if len(raw) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(
+            f"{path}: the file is {len(raw) / 2**20:.0f} MiB, over the {MAX_SUBMISSION_BYTES // 2**20} MiB limit",
+            hint="clear the notebook's outputs (Cell > All Output > Clear) and submit again",
+        )
+    if b"\x00" in raw[:8192]:
+        raise SubmissionError(f"{path}: this is a binary file, not a notebook or a script")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(
+            f"{path}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
+        ) from None
+    return _load_notebook(path, text) if path.suffix == ".ipynb" else _load_script(path, text)
+
+
+def _load_notebook(path: Path, text: str) -> Submission:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(
+            f"{path}:{exc.lineno}:{exc.colno}: not a valid notebook: broken JSON ({exc.msg})",
+            hint="open it in Jupyter; if it does not open, restore it from a checkpoint (File > Revert)",
+        ) from None
+    if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
+        raise SubmissionError(f"{path}: JSON, but not a Jupyter notebook (no `cells`)")
+    major = data.get("nbformat")
+    if major != 4:
+        raise SubmissionError(
+            f"{path}: notebook format {major} is not supported (need 4)",
+            hint=f"convert it: jupyter nbconvert --to notebook --nbformat 4 {path.name}",
+        )
+    try:
+        notebook = nbformat.from_dict(data)
+        nbformat.validate(notebook)
+    except Exception as exc:
+        message = str(exc).splitlines()[0]
+        raise SubmissionError(
+            f"{path}: not a valid nbformat 4 notebook ({message})", hint="open and re-save it in Jupyter"
+        ) from None
+    language = _notebook_language(notebook)
+    if language and language.lower() != "python":
+        raise SubmissionError(
+            f"{path}: the notebook's kernel is {language!r}; this exercise needs Python",
+            hint="choose Kernel > Change kernel > Python 3, save, and submit again",
+        )
+    cells = tuple(
+        Cell(number=number, source=_source(cell))
+        for number, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)
+    )
+    if not any(cell.source.strip() for cell in cells):
+        raise SubmissionError(
+            f"{path}: the notebook has no code to run", hint="was the right file submitted?"
+        )
+    exercise = notebook.metadata.get("grader", {}).get("exercise")
+    return Submission(
+        path=path, kind="notebook", cells=cells, exercise=exercise if isinstance(exercise, str) else None
+    )
+
+
+def _notebook_language(notebook: Any) -> str | None:
+    kernelspec = notebook.metadata.get("kernelspec", {})
+    info = notebook.metadata.get("language_info", {})
+    return kernelspec.get("language") or info.get("name")
+
+
+def _source(cell: Any) -> str:
+    source = cell.source
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _load_script(path: Path, text: str) -> Submission:
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if SCRIPT_CELL_MARKER.match(line)]
+    bounds = [0, *starts] if not starts or starts[0] != 0 else starts
+    cells = []
+    for number, (start, end) in enumerate(zip(bounds, [*bounds[1:], len(lines)], strict=True), start=1):
+        source = "".join(lines[start:end])
+        cells.append(Cell(number=number, source=source, first_line=start + 1))
+    cells = [c for c in cells if c.source.strip()]
+    if not cells:
+        raise SubmissionError(f"{path}: the script has no code to run")
+    renumbered = tuple(c.model_copy(update={"number": n}) for n, c in enumerate(cells, start=1))
+    match = SCRIPT_EXERCISE_TAG.search(text)
+    return Submission(path=path, kind="script", cells=renumbered, exercise=match.group(1) if match else None)
