@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from grader import formulas
 from grader.probe import ProbeFacts
-from grader.result import CheckResult, LayerFacts, LayerRow, ModelFacts
-from grader.rubric import CheckSpec, LayerSpec, Range, Rubric
+from grader.result import CheckResult, LayerFacts, LayerRow, Metrics, ModelFacts, TierOutcome
+from grader.rubric import AccuracySpec, CheckSpec, LayerSpec, Range, Rubric
 
 PAIR_KEYS = ("kernel_size", "strides", "pool_size")
 
@@ -29,6 +29,7 @@ class Evidence(BaseModel):
     model_problem: str | None = None
     probe: ProbeFacts | None = None
     run_problem: str | None = None
+    accuracy: dict[str, Metrics | str] = {}
 
 
 def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
@@ -45,6 +46,8 @@ def _run_check(rubric: Rubric, spec: CheckSpec, evidence: Evidence) -> CheckResu
         return check_layers(spec, spec.layers, evidence.model, rubric.model.input_shape)
     if spec.total_params is not None:
         return check_total_params(spec, spec.total_params, evidence.model)
+    if spec.accuracy is not None:
+        return check_accuracy(spec, spec.accuracy, evidence.accuracy.get(spec.id))
     assert spec.output_shape is not None
     return check_output_shape(spec, spec.output_shape, evidence.model)
 
@@ -75,6 +78,36 @@ def check_total_params(spec: CheckSpec, expected: int | Range, model: ModelFacts
         "fail",
         0,
         f"{actual:,} parameters, expected {wanted}; the layer table shows where the counts differ",
+    )
+
+
+def check_accuracy(spec: CheckSpec, accuracy: AccuracySpec, outcome: Metrics | str | None) -> CheckResult:
+    """The highest tier the held-out accuracy reaches gives the points; below every tier, none."""
+    if not isinstance(outcome, Metrics):
+        return _result(spec, "error", 0, outcome or "the model was not evaluated on the held-out data")
+    tiers = tuple(
+        TierOutcome(min=t.min, points=t.points, reached=round(outcome.accuracy, 6) >= round(t.min, 6))
+        for t in accuracy.tiers
+    )
+    metrics = outcome.model_copy(update={"tiers": tiers})
+    measured = f"accuracy {outcome.accuracy:.3f} on {outcome.samples:,} held-out images"
+    top = tiers[0]
+    reached = next((t for t in tiers if t.reached), None)
+    if reached is None:
+        lowest = tiers[-1]
+        return _result(
+            spec, "fail", 0, f"{measured}: below the lowest tier (at least {lowest.min:g})", metrics=metrics
+        )
+    if reached is top:
+        message = f"{measured}: reaches the top tier (at least {top.min:g})"
+        return _result(spec, "pass", top.points, message, metrics=metrics)
+    return _result(
+        spec,
+        "fail",
+        reached.points,
+        f"{measured}: reaches the tier at least {reached.min:g} ({reached.points:g} points); "
+        f"full points need at least {top.min:g}",
+        metrics=metrics,
     )
 
 

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from rich.console import Console
@@ -42,6 +42,19 @@ class DefaultCommandGroup(click.Group):
         formatter.write_usage("grade", "[OPTIONS] SUBMISSION | COMMAND [ARGS]...")
 
 
+class DefaultCommand(click.Command):
+    """The hidden default command, whose usage reads `grade [OPTIONS] SUBMISSION`."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("grade", "[OPTIONS] SUBMISSION")
+
+
+EXIT_CODES = (
+    "Exit codes: 0 graded (whatever the score), 1 below --fail-under, 2 usage, 3 bad rubric, "
+    "4 unreadable submission, 5 grader failure, 6 sandbox required but unavailable."
+)
+
+
 def reports_errors(func: F) -> F:
     """Turn grading errors into messages and exit codes; turn grader bugs into one clear paragraph."""
 
@@ -69,20 +82,40 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def limit_options(func: F) -> F:
+    """The kernel limits beside --memory-mb (see grader/limits.py for how each is enforced)."""
+    options = (
+        click.option(
+            "--processes",
+            type=click.IntRange(min=16),
+            help="Kernel process limit, threads included (overrides the rubric).",
+        ),
+        click.option(
+            "--output-kb", type=click.IntRange(min=1), help="Output kept per cell in KB (overrides the rubric)."
+        ),
+        click.option(
+            "--disk-mb",
+            type=click.IntRange(min=1),
+            help="Disk the kernel may write in its folders and /tmp, in MB (overrides the rubric).",
+        ),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="grade")
 def main() -> None:
     """Grade Keras exercises: run a submission in a sandboxed kernel, measure its model, write feedback.
 
     \b
     grade submissions/alice.ipynb            grade one notebook or .py script
-    grade rubric list                         the rubrics found
-    Exit codes: 0 graded, 1 below --fail-under, 2 usage, 3 bad rubric,
-    4 unreadable submission, 5 grader failure, 6 sandbox required but unavailable.
+    grade SUBMISSION --help                   options for grading one submission
     """
 
 
-@main.command(DEFAULT_COMMAND, hidden=True)
+@main.command(DEFAULT_COMMAND, cls=DefaultCommand, hidden=True, epilog=EXIT_CODES)
 @click.argument("submission", type=click.Path(path_type=Path))
 @click.option(
     "--rubric",
@@ -119,12 +152,19 @@ def main() -> None:
 @click.option(
     "--memory-mb", type=click.IntRange(min=64), help="Kernel memory limit in MB (overrides the rubric)."
 )
+@limit_options
 @click.option(
     "--require-sandbox",
     is_flag=True,
     help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
 )
 @click.option("--no-sandbox", is_flag=True, help="Run the kernel without bubblewrap (trusted code only).")
+@click.option(
+    "--compat",
+    type=click.Choice(["keras2", "none"]),
+    help="keras2: run the course's Keras 2 idioms under Keras 3 and list each use; none: turn off the "
+    "rubric's compatibility layer.",
+)
 @click.option(
     "--fail-under", type=str, help="Exit 1 when the score is below this: points (7) or a percentage (70%)."
 )
@@ -138,8 +178,12 @@ def grade_one(
     timeout: float | None,
     cell_timeout: float | None,
     memory_mb: int | None,
+    processes: int | None,
+    output_kb: int | None,
+    disk_mb: int | None,
     require_sandbox: bool,
     no_sandbox: bool,
+    compat: Literal["keras2", "none"] | None,
     fail_under: str | None,
     quiet: bool,
 ) -> None:
@@ -155,7 +199,16 @@ def grade_one(
     loaded_submission = load_submission(submission)
     loaded_rubric = resolve_rubric(loaded_submission, rubric_path, rubrics_dir)
     mode: SandboxMode = "require" if require_sandbox else ("off" if no_sandbox else "auto")
-    overrides = Overrides(timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb, sandbox=mode)
+    overrides = Overrides(
+        timeout=timeout,
+        cell_timeout=cell_timeout,
+        memory_mb=memory_mb,
+        processes=processes,
+        output_kb=output_kb,
+        disk_mb=disk_mb,
+        sandbox=mode,
+        compat=compat,
+    )
     result = grade_submission(loaded_submission, loaded_rubric, overrides)
     if not result.run.sandboxed and mode == "auto":
         stderr.print(
@@ -187,6 +240,225 @@ def _parse_fail_under(value: str | None) -> tuple[float, bool] | None:
             f"{value!r} is not a number of points (7) or a percentage (70%)", param_hint="--fail-under"
         ) from None
     return number, percent
+
+
+@main.group("rubric")
+def rubric_group() -> None:
+    """Write and test rubrics: new, check, test, schema, list."""
+
+
+@rubric_group.command("new")
+@click.option("--from", "solution", required=True, type=click.Path(path_type=Path), help="The reference solution.")
+@click.option("--variable", help="The model variable to grade (default: the only model, or `model`).")
+@click.option("--exercise", help="Exercise id (default: the notebook's, or its folder's name).")
+@click.option("--data", help="Held-out data for an accuracy check: npz:PATH, sklearn:digits or keras:mnist.")
+@click.option("--rescale", type=float, help="With --data: multiply pixel values by this.")
+@click.option("--reshape", help="With --data: the shape of one input, e.g. 8,8,1.")
+@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path), help="A file handed to the notebook.")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Write the rubric here (default: stdout).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@reports_errors
+def rubric_new(
+    solution: Path,
+    variable: str | None,
+    exercise: str | None,
+    data: str | None,
+    rescale: float | None,
+    reshape: str | None,
+    files: tuple[Path, ...],
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Measure a reference solution in the sandbox and write a commented rubric for it."""
+    from grader import authoring
+
+    if out is not None and out.exists() and not force:
+        raise click.UsageError(f"{out} exists; pass --force to overwrite it")
+    try:
+        plan = authoring.accuracy_plan(data, rescale, reshape)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--data/--rescale/--reshape") from None
+    measured = authoring.measure_solution(solution, variable, exercise, files=files, accuracy=plan)
+    text = authoring.new_rubric_text(measured, out)
+    for note in measured.notes:
+        click.echo(f"note: {note}", err=True)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out}: {authoring.summary(measured)}; next: grade rubric check {out}", err=True)
+
+
+@rubric_group.command("check")
+@click.argument("rubrics", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Exit 3 on warnings too.")
+@reports_errors
+def rubric_check(rubrics: tuple[Path, ...], strict: bool) -> None:
+    """Validate rubrics and warn about likely mistakes (exit 3 on errors)."""
+    from grader.authoring import lint
+    from grader.authoring_report import print_lint
+
+    reports = [lint(path) for path in rubrics]
+    console = Console(highlight=False, soft_wrap=True)
+    for report in reports:
+        print_lint(report, console, strict=strict)
+    if any(r.errors for r in reports) or (strict and any(r.warnings for r in reports)):
+        sys.exit(int(ExitCode.BAD_RUBRIC))
+
+
+@rubric_group.command("test")
+@click.argument("rubrics", nargs=-1, required=True, type=click.Path(path_type=Path))
+@reports_errors
+def rubric_test(rubrics: tuple[Path, ...]) -> None:
+    """Grade the solution (full marks) and the rubric's examples (their declared grades); exit 1 on a difference."""
+    from grader.authoring import self_test
+    from grader.authoring_report import print_expectation
+    from grader.rubric import load_rubric
+
+    console = Console(highlight=False, soft_wrap=True)
+    passed = True
+    for path in rubrics:
+        for outcome in self_test(load_rubric(path)):
+            print_expectation(outcome, console)
+            passed = passed and outcome.passed
+    if not passed:
+        sys.exit(int(ExitCode.BELOW_FAIL_UNDER))
+
+
+@rubric_group.command("schema")
+@reports_errors
+def rubric_schema_command() -> None:
+    """Print the JSON Schema of the rubric format (docs/rubric.schema.json)."""
+    from grader.authoring import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@rubric_group.command("list")
+@click.option("--rubrics", "rubrics_dir", type=click.Path(path_type=Path), default=Path("rubrics"), show_default=True)
+@reports_errors
+def rubric_list(rubrics_dir: Path) -> None:
+    """The rubrics found, with exercise id, title and points."""
+    from grader.authoring_report import rubric_table
+
+    Console(highlight=False).print(rubric_table(rubrics_dir))
+
+
+@main.command(
+    "batch",
+    epilog=(
+        "Exit codes: 0 batch done (a student's unreadable file is a row, not a failure), 2 usage, "
+        "3 bad --rubric, 5 the grader failed on a submission, 6 sandbox required but unavailable."
+    ),
+)
+@click.argument("target", metavar="DIR_OR_GLOB")
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="One rubric for every submission (default: each submission's exercise).",
+)
+@click.option(
+    "--rubrics",
+    "rubrics_dir",
+    type=click.Path(path_type=Path),
+    default=Path("rubrics"),
+    show_default=True,
+    help="Folder to look up each submission's exercise id in.",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Parallel workers (default: the number of CPUs)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Reports, gradebook.csv, junit.xml, gradescope/, index.html.",
+)
+@click.option(
+    "--force", is_flag=True, help="Regrade every submission, even those unchanged since the last run."
+)
+@click.option(
+    "--gpus", help="`all` or GPU numbers (0,1): one worker per GPU, each with its own CUDA_VISIBLE_DEVICES."
+)
+@click.option(
+    "--executor",
+    "executor_name",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Worker processes on this machine, or a Ray cluster.",
+)
+@click.option("--address", help="Ray cluster address (with --executor ray; default: a local Ray instance).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    help="Whole-notebook time limit in seconds (overrides the rubric).",
+)
+@click.option(
+    "--cell-timeout",
+    type=click.FloatRange(min=1),
+    help="Per-cell time limit in seconds (overrides the rubric).",
+)
+@click.option(
+    "--memory-mb", type=click.IntRange(min=64), help="Kernel memory limit in MB (overrides the rubric)."
+)
+@limit_options
+@click.option(
+    "--require-sandbox",
+    is_flag=True,
+    help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
+)
+@click.option("--no-sandbox", is_flag=True, help="Run the kernels without bubblewrap (trusted code only).")
+@reports_errors
+def grade_batch(
+    target: str,
+    rubric_path: Path | None,
+    rubrics_dir: Path,
+    jobs: int | None,
+    out_dir: Path,
+    force: bool,
+    gpus: str | None,
+    executor_name: str,
+    address: str | None,
+    timeout: float | None,
+    cell_timeout: float | None,
+    memory_mb: int | None,
+    processes: int | None,
+    output_kb: int | None,
+    disk_mb: int | None,
+    require_sandbox: bool,
+    no_sandbox: bool,
+) -> None:
+    """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
+    from grader.batch import BatchSettings, batch_command, parse_gpus
+    from grader.grade import Overrides
+
+    if require_sandbox and no_sandbox:
+        raise click.UsageError("--require-sandbox and --no-sandbox contradict each other")
+    if address and executor_name != "ray":
+        raise click.UsageError("--address needs --executor ray")
+    overrides = Overrides(
+        timeout=timeout,
+        cell_timeout=cell_timeout,
+        memory_mb=memory_mb,
+        processes=processes,
+        output_kb=output_kb,
+        disk_mb=disk_mb,
+        sandbox="require" if require_sandbox else ("off" if no_sandbox else "auto"),
+    )
+    settings = BatchSettings(
+        rubric_path=rubric_path,
+        rubrics_dir=rubrics_dir,
+        overrides=overrides,
+        out_dir=out_dir,
+        force=force,
+        gpus=parse_gpus(gpus, detect=not (executor_name == "ray" and address)),
+    )
+    sys.exit(batch_command(target, settings, jobs=jobs, executor_name=executor_name, address=address))
 
 
 if __name__ == "__main__":

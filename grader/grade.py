@@ -11,9 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from grader import __version__, formulas, inspect
+from grader import __version__, datasets, evaluate, formulas, inspect, migration, prelude
 from grader.check import Evidence, run_checks
 from grader.errors import RubricError
+from grader.prelude import CompatChoice
 from grader.probe import ProbedModel, ProbeFacts
 from grader.result import GradeResult, ModelFacts, RunFacts
 from grader.rubric import LoadedRubric, Rubric, find_rubrics, load_rubric
@@ -29,7 +30,11 @@ class Overrides(BaseModel):
     timeout: float | None = None
     cell_timeout: float | None = None
     memory_mb: int | None = None
+    processes: int | None = None
+    output_kb: int | None = None
+    disk_mb: int | None = None
     sandbox: SandboxMode = "auto"
+    compat: CompatChoice | None = None
 
 
 def resolve_rubric(submission: Submission, rubric_path: Path | None, rubrics_dir: Path) -> LoadedRubric:
@@ -63,9 +68,12 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         timeout=overrides.timeout or limits.timeout,
         cell_timeout=overrides.cell_timeout or limits.cell_timeout,
         memory_mb=overrides.memory_mb or limits.memory_mb,
-        output_kb=limits.output_kb,
+        output_kb=overrides.output_kb or limits.output_kb,
+        processes=overrides.processes or limits.processes,
+        disk_mb=overrides.disk_mb or limits.disk_mb,
         sandbox=overrides.sandbox,
     )
+    setup = prelude.plan(submission, rubric, overrides.compat)
     if rubric.needs_model:
         inspect.warm_up()
     with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
@@ -75,10 +83,22 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
             options=options,
             variables=rubric.variables,
             input_shape=rubric.model.input_shape,
+            files=[*_rubric_files(loaded), *setup.files],
+            hidden_files=datasets.files_to_hide(
+                [c.accuracy.data for c in rubric.checks if c.accuracy], loaded.path.parent
+            ),
+            prelude=setup.source,
         )
         model, problem, notes = _measure_model(rubric, run.probe, run.artifacts, run.facts)
+        accuracy = evaluate.evaluate_checks(
+            rubric.checks, loaded.path.parent, model, run.probe, run.artifacts
+        )
     evidence = Evidence(
-        model=model, model_problem=problem, probe=run.probe, run_problem=_run_problem(run.facts)
+        model=model,
+        model_problem=problem,
+        probe=run.probe,
+        run_problem=_run_problem(run.facts),
+        accuracy=accuracy,
     )
     checks = run_checks(rubric, evidence)
     return GradeResult(
@@ -89,11 +109,25 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         score=round(sum(c.points for c in checks), 2),
         max_score=rubric.max_score,
         checks=checks,
-        run=run.facts,
+        run=migration.explain_failures(run.facts, compat=setup.config.compat is not None),
         model=model,
         notes=tuple(notes),
         grader_version=__version__,
+        migration=migration.scan(submission.cells),
+        kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
     )
+
+
+def _rubric_files(loaded: LoadedRubric) -> list[Path]:
+    """The rubric's `files:`, resolved beside it; a missing one is the rubric's fault."""
+    paths = [loaded.path.parent / name for name in loaded.rubric.files]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise RubricError(
+            f"{loaded.path}: the rubric's files: list names file(s) that do not exist: {', '.join(missing)}",
+            hint="paths in files: are relative to the rubric file",
+        )
+    return paths
 
 
 def _run_problem(facts: RunFacts) -> str | None:

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.prelude import KernelCompatFacts
+
 FACTS_FILE = "facts.json"
 MAX_FACTS_BYTES = 2 * 1024 * 1024
 
@@ -97,6 +99,12 @@ def _grader_probe(out_dir: str, variables: list[str], input_shape: list[int] | N
                     facts["device"] = f"GPU ({details.get('device_name', gpus[0].name)})"
             except Exception as exc:
                 facts["errors"].append(f"device: {exc}"[:300])
+    shim = _sys.modules.get("grader_compat")
+    if shim is not None:
+        facts["compat"] = {
+            "uses": list(getattr(shim, "USES", []))[:200],
+            "training": list(getattr(shim, "TRAINING", []))[:200],
+        }
     with open(_os.path.join(out_dir, "facts.json"), "w") as handle:
         _json.dump(facts, handle)
 
@@ -139,6 +147,7 @@ class ProbeFacts(BaseModel):
     missing_variables: tuple[str, ...] = ()
     device: str = Field(default="CPU", max_length=200)
     errors: tuple[str, ...] = ()
+    compat: KernelCompatFacts | None = None
 
 
 def read_probe_facts(artifacts: Path) -> ProbeFacts | None:

@@ -44,7 +44,17 @@ def _environment() -> Environment:
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v
     env.filters["pts"] = lambda v: f"{v:g}"
     env.filters["attrs"] = _attributes
+    env.filters["differing"] = lambda differences: {d.split(" ", 1)[0] for d in differences}
+    env.filters["confusion_png"] = lambda confusion: _plots().confusion_matrix_uri(confusion)
+    env.filters["curves_png"] = lambda history: _plots().training_curves_uri(history)
     return env
+
+
+def _plots() -> Any:
+    """matplotlib is imported only when a report has pictures to draw."""
+    from grader import plots
+
+    return plots
 
 
 def _attributes(view: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -95,6 +105,14 @@ def print_summary(result: GradeResult, paths: tuple[Path, ...], console: Console
         console.print(f"[yellow]cells not run:[/yellow] {', '.join(map(str, skipped))}")
     for note in (*result.run.notes, *result.notes):
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    if result.migration:
+        layer = result.kernel_setup.compat if result.kernel_setup else None
+        console.print(
+            f"[yellow]Keras 2:[/yellow] {len(result.migration)} legacy idiom(s) in the source"
+            + (f", run through the {layer} compatibility layer" if layer else "")
+            + "; the report lists each with its Keras 3 spelling",
+            highlight=False,
+        )
     sandbox = "sandboxed" if result.run.sandboxed else "[yellow]NOT sandboxed[/yellow]"
     console.print(f"ran in {result.run.duration_s:.1f} s on {result.run.device}, {sandbox}")
     for path in paths:

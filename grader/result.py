@@ -33,6 +33,7 @@ class CellOutcome(Frozen):
     output: str = ""
     output_truncated: bool = False
     hint: str | None = None
+    noise: str = Field(default="", description="Framework logs and warnings, folded away in the report.")
 
 
 class RunFacts(Frozen):
@@ -78,6 +79,41 @@ class LayerRow(Frozen):
     explanation: str | None = None
 
 
+class ClassScore(Frozen):
+    """How one class of the held-out data fared."""
+
+    label: int
+    count: int
+    correct: int
+    accuracy: float | None = Field(description="None when the held-out data has no image of this class.")
+
+
+class TierOutcome(Frozen):
+    """One tier of an accuracy check: the accuracy it needs, its points, and whether it was reached."""
+
+    min: float
+    points: float
+    reached: bool
+
+
+class Metrics(Frozen):
+    """A model measured on held-out data by the grader. The report's pictures are drawn from these numbers."""
+
+    accuracy: float
+    samples: int
+    correct: int
+    data: str
+    input_shape: tuple[int, ...]
+    per_class: tuple[ClassScore, ...]
+    confusion: tuple[tuple[int, ...], ...] = Field(description="Rows: true label; columns: predicted label.")
+    tiers: tuple[TierOutcome, ...] = ()
+    history: dict[str, tuple[float | None, ...]] | None = Field(
+        default=None, description="Per-epoch training metrics from the notebook's `fit` (untrusted)."
+    )
+    device: str
+    duration_s: float
+
+
 class CheckResult(Frozen):
     id: str
     kind: str
@@ -88,6 +124,51 @@ class CheckResult(Frozen):
     description: str | None = None
     layer_rows: tuple[LayerRow, ...] = ()
     first_difference: int | None = Field(default=None, description="Index into layer_rows.")
+    metrics: Metrics | None = None
+
+
+class MigrationHint(Frozen):
+    """A Keras 2 (or Keras 1) idiom found in the submission's source, and how Keras 3 spells it."""
+
+    cell: int
+    line: int = Field(description="Line within the cell (1-based).")
+    idiom: str
+    found: str
+    keras3: str
+
+
+class CompatUse(Frozen):
+    """An idiom the `keras2` compatibility layer translated (or refused) while the notebook ran."""
+
+    idiom: str
+    found: str
+    keras3: str
+    cell: int | None = None
+    line: int | None = None
+    count: int = 1
+
+
+class TrainingEvent(Frozen):
+    """A decision of the training budget: a cap applied, a checkpoint loaded, a fit that ran."""
+
+    event: str
+    detail: str
+    cell: int | None = None
+    line: int | None = None
+    final: dict[str, float] | None = None
+
+
+class KernelSetup(Frozen):
+    """What the grader set up in the kernel before the student's first cell, and what came of it."""
+
+    seed: int
+    compat: Literal["keras2"] | None = None
+    max_epochs: int | None = None
+    max_steps: int | None = None
+    checkpoint: str | None = None
+    checkpoint_submitted: bool = False
+    uses: tuple[CompatUse, ...] = ()
+    training: tuple[TrainingEvent, ...] = ()
 
 
 class GradeResult(Frozen):
@@ -104,6 +185,8 @@ class GradeResult(Frozen):
     model: ModelFacts | None = None
     notes: tuple[str, ...] = ()
     grader_version: str
+    migration: tuple[MigrationHint, ...] = ()
+    kernel_setup: KernelSetup | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

@@ -7,6 +7,7 @@ plus the file, line and column that the path points at in the YAML.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from grader.datasets import DataSource, Preprocess
 from grader.errors import RubricError
 
 Shape = tuple[int, ...]
@@ -81,7 +83,37 @@ class VariableSpec(_Strict):
     tolerance: Annotated[float, Field(ge=0)] = 0.0
 
 
-CHECK_KINDS = ("layers", "total_params", "output_shape", "variable")
+class Tier(_Strict):
+    """Partial credit: `points` when the held-out accuracy is at least `min`."""
+
+    min: Annotated[float, Field(ge=0, le=1)]
+    points: Annotated[float, Field(ge=0)]
+
+
+class AccuracySpec(_Strict):
+    """Accuracy on held-out data, measured grader-side; the highest tier reached gives the points."""
+
+    data: DataSource
+    preprocess: Preprocess = Preprocess()
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+    batch_size: Annotated[int, Field(gt=0, le=8192)] = 256
+
+    @field_validator("tiers")
+    @classmethod
+    def _higher_tiers_pay_more(cls, tiers: list[Tier]) -> list[Tier]:
+        ordered = sorted(tiers, key=lambda t: -t.min)
+        for higher, lower in itertools.pairwise(ordered):
+            if higher.min == lower.min:
+                raise ValueError(f"two tiers have min {higher.min:g}; each tier needs its own min")
+            if lower.points >= higher.points:
+                raise ValueError(
+                    f"the tier at min {lower.min:g} gives {lower.points:g} points, as many as or more than "
+                    f"the tier at min {higher.min:g} ({higher.points:g}); higher tiers must give more"
+                )
+        return ordered
+
+
+CHECK_KINDS = ("layers", "total_params", "output_shape", "variable", "accuracy")
 
 
 class CheckSpec(_Strict):
@@ -97,6 +129,7 @@ class CheckSpec(_Strict):
     total_params: int | Range | None = None
     output_shape: Shape | None = None
     variable: VariableSpec | None = None
+    accuracy: AccuracySpec | None = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> CheckSpec:
@@ -104,6 +137,11 @@ class CheckSpec(_Strict):
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(f"a check needs exactly one of {', '.join(CHECK_KINDS)} (found: {found})")
+        if self.accuracy is not None and self.accuracy.tiers[0].points > self.points:
+            raise ValueError(
+                f"the top accuracy tier gives {self.accuracy.tiers[0].points:g} points, "
+                f"more than the check's {self.points:g}"
+            )
         return self
 
     @property
@@ -131,13 +169,70 @@ class Limits(_Strict):
     disk_mb: Annotated[int, Field(gt=0)] = 512
 
 
+class ExampleSpec(_Strict):
+    """A sample submission and the grade it must get: `grade rubric test` holds the rubric to it."""
+
+    path: str = Field(description="The submission, relative to the rubric file.")
+    score: Annotated[float, Field(ge=0)] | None = None
+    statuses: dict[str, Literal["pass", "fail", "error", "skipped"]] | None = Field(
+        default=None, description="Check id -> the status that check must get."
+    )
+
+    @model_validator(mode="after")
+    def _expects_something(self) -> ExampleSpec:
+        if self.score is None and self.statuses is None:
+            raise ValueError("an example needs `score`, `statuses` or both")
+        return self
+
+
+class TrainingBudget(_Strict):
+    """Caps on the notebook's `fit` calls, and a checkpoint the student may hand in instead of training."""
+
+    max_epochs: Annotated[int, Field(gt=0)] | None = Field(default=None, description="Epochs per fit call.")
+    max_steps: Annotated[int, Field(gt=0)] | None = Field(default=None, description="Batches per epoch.")
+    checkpoint: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")] | None = Field(
+        default=None,
+        description="A weights file beside the submission (e.g. model.weights.best.keras): when it is "
+        "there, fit loads it instead of training.",
+    )
+
+
 class Rubric(_Strict):
     exercise: Annotated[str, Field(pattern=EXERCISE_ID.pattern)]
     title: str
     description: str | None = None
     model: ModelSpec = ModelSpec()
     limits: Limits = Limits()
+    compat: Literal["keras2"] | None = Field(
+        default=None, description="keras2: run the course's Keras 2 idioms under Keras 3 (and list each use)."
+    )
+    seed: int = Field(default=0, description="Seeds Python, NumPy and Keras before the student's first cell.")
+    training: TrainingBudget = TrainingBudget()
     checks: Annotated[list[CheckSpec], Field(min_length=1)]
+    files: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Files (relative to the rubric) copied into the student's working directory, e.g. training data.",
+    )
+    solution: str | None = Field(
+        default=None,
+        description="The reference solution, relative to the rubric "
+        "(default: exercises/<exercise>/solution.ipynb beside the rubrics folder).",
+    )
+    examples: list[ExampleSpec] = Field(
+        default_factory=list, description="Sample submissions with the grade each must get."
+    )
+
+    @model_validator(mode="after")
+    def _examples_name_checks(self) -> Rubric:
+        ids = {check.id for check in self.checks}
+        for example in self.examples:
+            unknown = sorted(set(example.statuses or {}) - ids)
+            if unknown:
+                raise ValueError(
+                    f"example {example.path!r} names unknown check id(s) {', '.join(unknown)}; "
+                    f"the checks are {', '.join(sorted(ids))}"
+                )
+        return self
 
     @field_validator("checks")
     @classmethod
@@ -216,6 +311,7 @@ def _format_validation_error(exc: ValidationError, data: Any, source: str) -> st
         line, col = _position(data, error["loc"])
         message = error["msg"]
         if error["type"] == "extra_forbidden":
+            loc = [*_user_path(error["loc"][:-1]), error["loc"][-1]]  # the unknown key may look like a tag
             message = f"unknown key {loc[-1]!r}; allowed: {', '.join(_allowed_keys(error['loc']))}"
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
@@ -263,16 +359,23 @@ def _position(data: Any, loc: tuple[Any, ...]) -> tuple[int, int]:
     node = data
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
-            line, col = (n + 1 for n in node.lc.key(part))
+            line, col = _one_based(node.lc.key(part), (line, col))
             node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line, col = (n + 1 for n in node.lc.item(part))
+            line, col = _one_based(node.lc.item(part), (line, col))
             node = node[part]
         elif isinstance(node, dict | list):
             continue
         else:
             break
     return line, col
+
+
+def _one_based(mark: Any, fallback: tuple[int, int]) -> tuple[int, int]:
+    """ruamel's 0-based (line, column) of a node; nodes built by a YAML tag have none."""
+    if not isinstance(mark, tuple | list) or len(mark) < 2:
+        return fallback
+    return int(mark[0]) + 1, int(mark[1]) + 1
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -9,9 +9,10 @@ raise out of here: every outcome becomes a `CellOutcome`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import atexit
 import json
 import os
+import queue
 import re
 import shutil
 import sys
@@ -29,15 +30,16 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 from pydantic import BaseModel, ConfigDict
 
-from grader import probe, sandbox
+from grader import limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
 from grader.result import CellOutcome, RunFacts
 from grader.submission import Submission
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROBE_TIMEOUT_S = 180
+PRELUDE_TIMEOUT_S = 180
 RECOVERY_TIMEOUT_S = 10
-MEMORY_POLL_S = 0.25
+NOISE_LIMIT = 64 * 1024
 
 SandboxMode = Literal["auto", "require", "off"]
 
@@ -49,6 +51,8 @@ class RunOptions(BaseModel):
     cell_timeout: float
     memory_mb: int
     output_kb: int
+    processes: int = 256
+    disk_mb: int = 512
     sandbox: SandboxMode = "auto"
     startup_timeout: float = 120
 
@@ -70,11 +74,13 @@ def run_submission(
     input_shape: tuple[int, ...] | None = None,
     files: Sequence[Path] = (),
     hidden_files: Sequence[Path] = (),
+    prelude: str = "",
 ) -> RunResult:
     """Run `submission` in a kernel whose working directory is `workspace/work`.
 
     `files` are copied into the working directory first (data the exercise hands the student);
     `hidden_files` are masked inside the sandbox (e.g. a package's copy of the held-out data).
+    `prelude` runs before the student's first cell and is not reported as one (see grader.prelude).
     """
     layout = _prepare_workspace(workspace, submission, files, hidden_files)
     problem = sandbox.bwrap_problem() if options.sandbox != "off" else "disabled with --no-sandbox"
@@ -82,7 +88,11 @@ def run_submission(
         raise SandboxUnavailable(
             f"cannot sandbox the kernel: {problem}", hint="install bubblewrap, or drop --require-sandbox"
         )
-    runner = _Runner(submission, layout, options, sandboxed=problem is None)
+    uid = limits.kernel_uid() if problem is None else None
+    layout = layout.model_copy(update={"uid": uid, "tmp_mb": options.disk_mb})
+    if uid is not None:
+        limits.hand_over((layout.workdir, layout.artifacts, layout.ipc), uid)
+    runner = _Runner(submission, layout, options, sandboxed=problem is None, prelude=prelude)
     return asyncio.run(runner.run(variables, input_shape, sandbox_note=problem))
 
 
@@ -111,32 +121,53 @@ class _BoundedClient(NotebookClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kept_bytes: dict[int, int] = {}
+        self.noise_bytes: dict[int, int] = {}
         self.truncated: set[int] = set()
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-        size = len(json.dumps(msg.get("content", {}), default=str))
+        content = msg.get("content", {})
+        if content.get("name") == "stderr" and noise.is_noise(str(content.get("text", ""))):
+            noisy = self.noise_bytes.get(cell_index, 0) + len(str(content.get("text", "")))
+            self.noise_bytes[cell_index] = noisy
+            return None if noisy > NOISE_LIMIT else super().output(outs, msg, display_id, cell_index)
+        size = limits.output_size(content)
         kept = self.kept_bytes.get(cell_index, 0)
         if kept + size > self.output_limit and msg["msg_type"] != "error":
             self.truncated.add(cell_index)
-            return None
+            room = self.output_limit - kept
+            if msg["msg_type"] != "stream" or room <= 0:
+                return None
+            msg = {**msg, "content": {**content, "text": str(content.get("text", ""))[:room]}}
+            size = room
         self.kept_bytes[cell_index] = kept + size
         return super().output(outs, msg, display_id, cell_index)
 
 
 class _Runner:
     def __init__(
-        self, submission: Submission, layout: sandbox.SandboxLayout, options: RunOptions, *, sandboxed: bool
+        self,
+        submission: Submission,
+        layout: sandbox.SandboxLayout,
+        options: RunOptions,
+        *,
+        sandboxed: bool,
+        prelude: str = "",
     ):
         self.submission = submission
+        self.prelude = prelude
         self.layout = layout
         self.options = options
         self.sandboxed = sandboxed
-        self.memory_exceeded = False
+        self.limits = limits.KernelLimits(
+            memory_mb=options.memory_mb, processes=options.processes, disk_mb=options.disk_mb
+        )
+        self.watchdog = limits.Watchdog(self.limits, (layout.workdir, layout.artifacts))
 
     async def run(
         self, variables: tuple[str, ...], input_shape: tuple[int, ...] | None, sandbox_note: str | None
     ) -> RunResult:
         started = time.monotonic()
+        asyncio.get_running_loop().set_exception_handler(_quiet_abandoned_polls)
         cells = [nbformat.v4.new_code_cell(c.source) for c in self.submission.cells]
         notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("pass")])
         client = _BoundedClient(
@@ -147,16 +178,19 @@ class _Runner:
             startup_timeout=int(self.options.startup_timeout),
             iopub_timeout=5,
             record_timing=False,
+            shutdown_kernel="immediate",
         )
         client.output_limit = self.options.output_kb * 1024
         notes = [] if self.sandboxed else [f"not sandboxed: {sandbox_note}"]
+        notes += limits.unenforced(self.limits, sandboxed=self.sandboxed, uid=self.layout.uid)
         outcomes: list[CellOutcome] = []
         probe_facts = None
         try:
             with open(self.layout.workdir.parent / "kernel.log", "wb") as kernel_log:
                 async with client.async_setup_kernel(cleanup_kc=True, stdout=kernel_log, stderr=kernel_log):
-                    watchdog = asyncio.ensure_future(self._watch_memory(client))
+                    watchdog = asyncio.ensure_future(self.watchdog.watch(lambda: _kernel_process(client)))
                     try:
+                        started += await self._run_prelude(client, notes)
                         alive = await self._run_cells(client, cells, started, outcomes)
                         if alive:
                             probe_facts = await self._run_probe(client, variables, input_shape, notes)
@@ -166,9 +200,12 @@ class _Runner:
             pass
         except (RuntimeError, TimeoutError) as exc:
             if not outcomes:
+                atexit.unregister(client._cleanup_kernel)
+                log_tail = _tail(self.layout.workdir.parent / "kernel.log")
                 raise KernelFailure(
-                    f"the Jupyter kernel did not start: {exc}",
-                    hint="check that ipykernel is installed in the grader's environment",
+                    f"the Jupyter kernel did not start: {exc}" + (f"\n  kernel log: {log_tail}" if log_tail else ""),
+                    hint="check that ipykernel is installed in the grader's environment; "
+                    "try --no-sandbox to see whether the sandbox is the cause",
                 ) from None
         for cell in self.submission.cells[len(outcomes) :]:
             outcomes.append(
@@ -202,12 +239,14 @@ class _Runner:
             except CellTimeoutError:
                 status = "timeout"
             except DeadKernelError:
-                status = "memory" if self.memory_exceeded else "died"
+                breach = self.watchdog.breach
+                status = "memory" if breach is not None and breach.limit == "memory" else "died"
             outcome = self._outcome(client, cell, index, source, status, limit)
             outcomes.append(outcome)
             if status in ("died", "memory"):
                 return False
             if status == "timeout" and not await self._recover(client):
+                client.shutdown_kernel = "immediate"
                 outcomes[-1] = outcome.model_copy(
                     update={
                         "hint": (outcome.hint or "")
@@ -231,8 +270,8 @@ class _Runner:
                 else "the per-cell time limit"
             )
             hint = f"Stopped after {limit:.0f} s ({which}). Look for an endless loop or too many training epochs."
-        elif status == "memory":
-            hint = f"The kernel was stopped for using more than {self.options.memory_mb} MB of memory."
+        elif status in ("memory", "died") and self.watchdog.breach is not None:
+            hint = self.watchdog.breach.hint
         elif status == "died":
             hint = "The kernel died while running this cell (it exited, crashed or was killed)."
         truncated = index in client.truncated
@@ -249,6 +288,7 @@ class _Runner:
             output=text,
             output_truncated=truncated,
             hint=hint,
+            noise=_collect_noise(cell.outputs),
         )
 
     async def _recover(self, client: _BoundedClient) -> bool:
@@ -261,6 +301,29 @@ class _Runner:
             return True
         except (CellTimeoutError, DeadKernelError, RuntimeError):
             return False
+
+    async def _run_prelude(self, client: _BoundedClient, notes: list[str]) -> float:
+        """The grader's setup cell (seeds, compatibility layer, training budget); not a student cell.
+
+        Returns its duration, which does not count against the notebook's time limit.
+        """
+        if not self.prelude:
+            return 0.0
+        began = time.monotonic()
+        cell = nbformat.v4.new_code_cell(self.prelude)
+        client.timeout = PRELUDE_TIMEOUT_S
+        try:
+            await client.async_execute_cell(cell, len(self.submission.cells), store_history=False)
+        except CellTimeoutError:
+            notes.append("the grader's prelude (seeding, compatibility layer) did not finish in time")
+            return time.monotonic() - began
+        _, error = _collect_output(cell.outputs)
+        if error is not None:
+            notes.append(f"the grader's prelude failed: {error.get('ename')}: {error.get('evalue')}")
+        client.kept_bytes.pop(len(self.submission.cells), None)
+        client.noise_bytes.pop(len(self.submission.cells), None)
+        client.truncated.discard(len(self.submission.cells))
+        return time.monotonic() - began
 
     async def _run_probe(
         self,
@@ -288,21 +351,23 @@ class _Runner:
         spec_dir.mkdir(parents=True, exist_ok=True)
         kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         env = _kernel_env(self.layout.workdir)
+        rlimits = limits.rlimit_argv(self.limits)
         if self.sandboxed:
             argv = sandbox.bwrap_command(
-                self.layout, ["env", "-i", *[f"{k}={v}" for k, v in env.items()], *kernel_argv]
+                self.layout, [*rlimits, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *kernel_argv]
             )
         else:
-            argv = kernel_argv
+            argv = [*rlimits, *kernel_argv]
         spec = {
             "argv": argv,
             "display_name": "grader",
             "language": "python",
+            "interrupt_mode": "message",
             "env": {} if self.sandboxed else env,
         }
         (spec_dir / "kernel.json").write_text(json.dumps(spec))
         specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
-        return AsyncKernelManager(
+        manager = limits.UidKernelManager(
             kernel_name="grader",
             kernel_spec_manager=specs,
             transport="ipc",
@@ -310,25 +375,26 @@ class _Runner:
             connection_file=str(self.layout.ipc / "connection.json"),
             cwd=str(self.layout.workdir),
         )
+        manager.kernel_uid = self.layout.uid
+        return manager
 
-    async def _watch_memory(self, client: _BoundedClient) -> None:
-        """Stop the kernel's whole process tree when it uses more memory than allowed."""
-        limit = self.options.memory_mb * 1024 * 1024
-        while True:
-            await asyncio.sleep(MEMORY_POLL_S)
-            root = _kernel_process(client)
-            if root is None:
-                continue
-            try:
-                tree = [root, *root.children(recursive=True)]
-                used = sum(_rss(p) for p in tree)
-            except psutil.Error:
-                continue
-            if used > limit:
-                self.memory_exceeded = True
-                for process in reversed(tree):
-                    with contextlib.suppress(psutil.Error):
-                        process.kill()
+
+def _tail(log: Path, lines: int = 3) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def _quiet_abandoned_polls(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop the error of nbclient's output poll, left running after a cell timeout, when its channel closes.
+
+    Python would otherwise print it as "Task exception was never retrieved" with a traceback.
+    """
+    if isinstance(context.get("exception"), queue.Empty):
+        return
+    loop.default_exception_handler(context)
 
 
 def _kernel_process(client: NotebookClient) -> psutil.Process | None:
@@ -341,13 +407,6 @@ def _kernel_process(client: NotebookClient) -> psutil.Process | None:
         return psutil.Process(pid)
     except psutil.Error:
         return None
-
-
-def _rss(process: psutil.Process) -> int:
-    try:
-        return int(process.memory_info().rss)
-    except psutil.Error:
-        return 0
 
 
 def _kernel_env(workdir: Path) -> dict[str, str]:
@@ -369,6 +428,16 @@ def _kernel_env(workdir: Path) -> dict[str, str]:
     return env
 
 
+def _collect_noise(outputs: list[Any]) -> str:
+    """The framework's stderr noise of a cell (folded away in the report)."""
+    found = [
+        noise.split_noise(str(o.get("text", "")))[1]
+        for o in outputs
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
+    return ANSI.sub("", "".join(found))[-NOISE_LIMIT:]
+
+
 def _collect_output(outputs: list[Any]) -> tuple[str, dict[str, Any] | None]:
     """The cell's visible text output, and its error output if it raised."""
     parts: list[str] = []
@@ -376,7 +445,8 @@ def _collect_output(outputs: list[Any]) -> tuple[str, dict[str, Any] | None]:
     for output in outputs:
         kind = output.get("output_type")
         if kind == "stream":
-            parts.append(str(output.get("text", "")))
+            text = str(output.get("text", ""))
+            parts.append(noise.split_noise(text)[0] if output.get("name") == "stderr" else text)
         elif kind in ("execute_result", "display_data"):
             data = output.get("data", {})
             if "text/plain" in data:

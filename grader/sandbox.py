@@ -4,7 +4,8 @@ The kernel sees the system and the Python installation read-only, a private `/tm
 working directory (a copy of the submission) and the folder the probe writes to. The rubric,
 hidden data, other submissions and the reports folder are simply not mounted, so they do not
 exist inside. The kernel has no network namespace of its own, so the grader talks to it over
-Unix sockets (jupyter_client's `ipc` transport) in a folder mounted into the sandbox.
+Unix sockets (jupyter_client's `ipc` transport) in a folder mounted into the sandbox. When the
+grader is root, the kernel runs as an unprivileged uid of its own (see `grader.limits`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from grader import limits
+
 SYSTEM_DIRS = ("/usr", "/etc", "/opt")
 MERGED_USR_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+ROOT_UNSHARE = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try")
+ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 class SandboxLayout(BaseModel):
@@ -31,6 +36,8 @@ class SandboxLayout(BaseModel):
     artifacts: Path
     ipc: Path
     hidden_files: tuple[Path, ...] = ()
+    uid: int | None = None
+    tmp_mb: int | None = None
 
 
 @functools.cache
@@ -61,9 +68,18 @@ def python_roots() -> list[Path]:
 
 
 def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
-    """The bwrap argv that runs `kernel_argv` inside the sandbox described by `layout`."""
+    """The bwrap argv that runs `kernel_argv` inside the sandbox described by `layout`.
+
+    With `layout.uid` (the grader is root), bwrap creates no user namespace, keeps only the
+    capabilities `setpriv` needs to switch to that uid, and `setpriv` drops them all before the
+    kernel starts; folders bwrap creates are 0755 so the unprivileged kernel can reach its own.
+    """
     bwrap = shutil.which("bwrap") or "bwrap"
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--unsetenv", "JPY_PARENT_PID"]
+    if layout.uid is None:
+        argv = [bwrap, "--unshare-all"]
+    else:
+        argv = [bwrap, *ROOT_UNSHARE, *[a for cap in ROOT_CAPS for a in ("--cap-add", cap)]]
+    argv += ["--die-with-parent", "--new-session", "--unsetenv", "JPY_PARENT_PID"]
     for system_dir in SYSTEM_DIRS:
         if Path(system_dir).is_dir():
             argv += ["--ro-bind", system_dir, system_dir]
@@ -73,14 +89,33 @@ def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
             argv += ["--symlink", os.readlink(top), str(top)]
         elif top.is_dir():
             argv += ["--ro-bind", str(top), str(top)]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    for scratch in ("/tmp", "/dev/shm"):
+        argv += ["--perms", "1777", *_size(layout.tmp_mb), "--tmpfs", scratch]
+    # After the tmpfs mounts, so that a Python environment under /tmp is not hidden by them.
     for root in python_roots():
-        argv += ["--ro-bind", str(root), str(root)]
+        argv += [*_open_parents(root), "--ro-bind", str(root), str(root)]
     for hidden in layout.hidden_files:
         argv += ["--ro-bind", "/dev/null", str(hidden)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for device in sorted(Path("/dev").glob("nvidia*")):
         argv += ["--dev-bind", str(device), str(device)]
     for writable in (layout.workdir, layout.artifacts, layout.ipc):
-        argv += ["--bind", str(writable), str(writable)]
+        argv += [*_open_parents(writable), "--bind", str(writable), str(writable)]
     argv += ["--chdir", str(layout.workdir), "--setenv", "HOME", str(layout.workdir)]
+    if layout.uid is not None:
+        argv += limits.drop_privileges_argv(layout.uid)
     return argv + kernel_argv
+
+
+def _open_parents(path: Path) -> list[str]:
+    """`--dir` for each folder above `path` that no mount provides, mode 0755 (bwrap's own is 0700)."""
+    argv: list[str] = []
+    for parent in reversed(path.parents[:-1]):
+        if str(parent) in (*SYSTEM_DIRS, "/tmp") or any(str(parent).startswith(d + "/") for d in SYSTEM_DIRS):
+            continue
+        argv += ["--perms", "0755", "--dir", str(parent)]
+    return argv
+
+
+def _size(megabytes: int | None) -> list[str]:
+    return [] if megabytes is None else ["--size", str(megabytes * 1024 * 1024)]

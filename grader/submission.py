@@ -6,6 +6,7 @@ bytes) is found here, before a kernel starts, and reported as a `SubmissionError
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -142,6 +143,27 @@ def _load_script(path: Path, text: str) -> Submission:
     cells = [c for c in cells if c.source.strip()]
     if not cells:
         raise SubmissionError(f"{path}: the script has no code to run")
+    _check_script_compiles(path, text)
     renumbered = tuple(c.model_copy(update={"number": n}) for n, c in enumerate(cells, start=1))
     match = SCRIPT_EXERCISE_TAG.search(text)
     return Submission(path=path, kind="script", cells=renumbered, exercise=match.group(1) if match else None)
+
+
+def _check_script_compiles(path: Path, text: str) -> None:
+    """A script Python cannot compile runs no line at all, so it is unreadable, not a failing cell.
+
+    IPython's `%magic` and `!shell` lines are valid in a kernel, so they are translated first.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        ast.parse(TransformerManager().transform_cell(text), filename=str(path))
+    except SyntaxError as exc:
+        where = f"{path}:{exc.lineno or 1}:{exc.offset or 1}"
+        line = (exc.text or "").strip()[:200]
+        raise SubmissionError(
+            f"{where}: the script does not compile: {exc.msg}" + (f"\n    {line}" if line else ""),
+            hint="run it with `python -m py_compile` and fix the line shown",
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SubmissionError(f"{path}: the script does not compile: {type(exc).__name__}: {exc}") from None

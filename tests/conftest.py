@@ -44,7 +44,8 @@ GradeRunner = Callable[..., Graded]
 
 def run_grade(*args: str | Path, out_dir: Path, cwd: Path = REPO, timeout: float = 600) -> Graded:
     command = [str(GRADE), *map(str, args)]
-    if not any(str(a).startswith("--out") for a in args) and (not args or str(args[0]) not in ("rubric", "batch")):
+    grading_one = bool(args) and not str(args[0]).startswith("-") and str(args[0]) not in ("rubric", "batch")
+    if grading_one and not any(str(a).startswith("--out") for a in args):
         command += ["--out", str(out_dir)]
     env = {**os.environ, "COLUMNS": "200"}
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False)

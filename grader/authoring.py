@@ -1,0 +1,733 @@
+"""Rubric authoring for instructors: generate a rubric from a solution, lint it, and test it.
+
+A rubric is only as good as its numbers. `generate` measures a reference solution through the
+same sandboxed path that grades students, so the numbers it writes are the ones grading will
+see; `lint` finds what validation cannot (numbers that contradict the lesson's formulas, paths
+that do not exist); `self_test` grades the solution and the rubric's example submissions and
+reports every difference from the grade each was declared to get.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import nbformat
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from grader import datasets, formulas
+from grader.datasets import DataSource, Preprocess
+from grader.errors import RubricError, SubmissionError
+from grader.grade import Overrides, grade_submission
+from grader.result import GradeResult, LayerFacts, Metrics, ModelFacts
+from grader.rubric import CheckSpec, LoadedRubric, Rubric, load_rubric, parse_rubric
+from grader.submission import Submission, load_submission
+
+SCHEMA_FILE = Path("docs") / "rubric.schema.json"
+DEFAULT_POINTS = {"architecture": 6, "size": 1, "output": 1, "accuracy": 3}
+TIER_MARGINS = (0.02, 0.10, 0.20)
+SCORE_TOLERANCE = 0.005
+PATH_KEYS = frozenset({"npz", "files", "file", "path", "solution"})
+Severity = Literal["error", "warning"]
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccuracyPlan:
+    """Held-out data to measure the solution on, as the rubric will name it (paths from the cwd)."""
+
+    data: DataSource
+    preprocess: Preprocess
+
+
+@dataclass(frozen=True)
+class MeasuredSolution:
+    """What running a reference solution taught us: its model (and accuracy), as grading measures them."""
+
+    source: Path
+    exercise: str
+    title: str
+    model: ModelFacts
+    duration_s: float
+    sandboxed: bool
+    files: tuple[Path, ...] = ()
+    accuracy_plan: AccuracyPlan | None = None
+    accuracy: Metrics | None = None
+    notes: tuple[str, ...] = ()
+
+
+def parse_data_source(text: str) -> DataSource:
+    """`npz:PATH`, `sklearn:digits` or `keras:mnist` -> the rubric's `data:` value."""
+    kind, _, value = text.partition(":")
+    if kind not in datasets.SOURCE_KINDS or not value:
+        raise ValueError(f"{text!r}: expected npz:PATH, sklearn:NAME or keras:NAME")
+    try:
+        return DataSource.model_validate({kind: value})
+    except ValidationError as exc:
+        raise ValueError(f"{text!r}: {exc.errors()[0]['msg']}") from None
+
+
+def measure_solution(
+    path: Path,
+    variable: str | None = None,
+    exercise: str | None = None,
+    *,
+    files: tuple[Path, ...] = (),
+    accuracy: AccuracyPlan | None = None,
+) -> MeasuredSolution:
+    """Grade the solution against a provisional rubric, so it runs exactly as a student's would.
+
+    Same sandbox, prelude, hand-out files and hidden data as `grade`; the model is measured from
+    the saved file grader-side and, given data, evaluated there too.
+    """
+    submission = load_submission(path)
+    provisional = _provisional_rubric(variable, files, accuracy)
+    result = grade_submission(submission, provisional, Overrides())
+    failed = [c for c in result.run.cells if c.status != "ok"]
+    if failed:
+        cell = failed[0]
+        what = f"{cell.error_name}: {cell.error_value}" if cell.error_name else cell.status
+        raise SubmissionError(
+            f"{path}: the solution's cell {cell.number} did not run cleanly ({what})",
+            hint="a rubric is measured from a solution that runs from top to bottom; fix it first",
+        )
+    if result.model is None:
+        problem = next((c.message for c in result.checks if c.status == "error"), "no model was measured")
+        raise SubmissionError(
+            f"{path}: {problem}",
+            hint="build the model in a global variable of the notebook (e.g. `model = Sequential(...)`)",
+        )
+    metrics = next((c.metrics for c in result.checks if c.id == "accuracy"), None)
+    if accuracy is not None and metrics is None:
+        problem = next((c.message for c in result.checks if c.id == "accuracy"), "")
+        raise RubricError(
+            f"{path}: the solution could not be evaluated on {accuracy.data.describe()}: {problem}",
+            hint="check --data, and --rescale/--reshape so the images look like the solution's training data",
+        )
+    return MeasuredSolution(
+        source=path,
+        exercise=exercise or submission.exercise or _exercise_from_path(path),
+        title=_notebook_title(submission) or (exercise or submission.exercise or path.stem),
+        model=result.model,
+        duration_s=result.run.duration_s,
+        sandboxed=result.run.sandboxed,
+        files=files,
+        accuracy_plan=accuracy,
+        accuracy=metrics,
+        notes=tuple(_relevant(note) for note in result.notes if _relevant(note)),
+    )
+
+
+def _relevant(note: str) -> str:
+    """Grading notes that matter to an author; the provisional rubric naming no model does not."""
+    if note.startswith("the rubric names no model"):
+        several = note.count("`") > 4
+        return (
+            note.replace("the rubric names no model", "the solution defines several models")
+            if several
+            else ""
+        )
+    return note
+
+
+def _provisional_rubric(
+    variable: str | None, files: tuple[Path, ...], accuracy: AccuracyPlan | None
+) -> LoadedRubric:
+    """A rubric that grades nothing in particular but makes `grade` run, measure and evaluate."""
+    base = Path.cwd()
+    checks: list[dict[str, Any]] = [{"id": "measure", "points": 1, "total_params": {"min": 0}}]
+    if accuracy is not None:
+        checks.append(
+            {
+                "id": "accuracy",
+                "points": 1,
+                "accuracy": {
+                    "data": accuracy.data.model_dump(exclude_none=True),
+                    "preprocess": accuracy.preprocess.model_dump(exclude_none=True),
+                    "tiers": [{"min": 0, "points": 1}],
+                },
+            }
+        )
+    rubric = Rubric.model_validate(
+        {
+            "exercise": "provisional",
+            "title": "measuring the reference solution",
+            "model": {"variable": variable} if variable else {},
+            "files": [os.path.relpath(f.resolve(), base) for f in files],
+            "checks": checks,
+        }
+    )
+    return LoadedRubric(path=base / "provisional-rubric.yaml", rubric=rubric)
+
+
+def _exercise_from_path(path: Path) -> str:
+    """exercises/<id>/solution.ipynb names its exercise by its folder."""
+    candidate = path.resolve().parent.name.lower()
+    return candidate if candidate and candidate[0].isalnum() else "exercise"
+
+
+def _notebook_title(submission: Submission) -> str | None:
+    """The first Markdown heading of a notebook, the natural title of its exercise."""
+    if submission.kind != "notebook":
+        return None
+    try:
+        notebook = nbformat.read(str(submission.path), as_version=4)
+    except Exception:
+        return None
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in str(cell.source).splitlines():
+            if line.startswith("#"):
+                return line.lstrip("#").strip() or None
+    return None
+
+
+def schema_reference(out: Path | None, project: Path | None = None) -> str:
+    """The schema path an editor resolves from the rubric's folder (rubrics/ when printing)."""
+    root = (project or Path.cwd()).resolve()
+    folder = (out.parent if out is not None else root / "rubrics").resolve()
+    return Path(os.path.relpath(root / SCHEMA_FILE, folder)).as_posix()
+
+
+def rubric_yaml(
+    measured: MeasuredSolution, schema: str, solution_ref: str | None = None, out_dir: Path | None = None
+) -> str:
+    """A commented rubric that grades exactly the measured model; an instructor trims it by hand.
+
+    Paths in it (hand-out files, data) are written relative to `out_dir`, where the rubric goes.
+    """
+    out_dir = out_dir or Path("rubrics")
+    model = measured.model
+    root = CommentedMap()
+    root["exercise"] = measured.exercise
+    root["title"] = measured.title
+    model_spec = CommentedMap(variable=model.variable)
+    if model.input_shape is not None and all(d is not None for d in model.input_shape):
+        model_spec["input_shape"] = _flow_seq(model.input_shape)
+    model_spec.fa.set_flow_style()
+    root["model"] = model_spec
+    timeout = max(120, 10 * math.ceil(measured.duration_s))
+    limits = CommentedMap(timeout=timeout, cell_timeout=timeout)
+    limits.fa.set_flow_style()
+    root["limits"] = limits
+    if measured.files:
+        root["files"] = _flow_strings(_relative_to(out_dir, f) for f in measured.files)
+    if solution_ref is not None:
+        root["solution"] = solution_ref
+    checks = CommentedSeq()
+    checks.append(_architecture_check(model.layers))
+    checks.append(CommentedMap(id="size", points=DEFAULT_POINTS["size"], total_params=model.total_params))
+    if model.output_shape is not None and all(d is not None for d in model.output_shape):
+        checks.append(
+            CommentedMap(
+                id="output", points=DEFAULT_POINTS["output"], output_shape=_flow_seq(model.output_shape)
+            )
+        )
+    if measured.accuracy is not None and measured.accuracy_plan is not None:
+        checks.append(_accuracy_check(measured.accuracy, measured.accuracy_plan, out_dir))
+        checks.yaml_set_comment_before_after_key(
+            len(checks) - 1,
+            before=f"The solution scored {measured.accuracy.accuracy:.4f} ({measured.accuracy.correct} of "
+            f"{measured.accuracy.samples}) on this data; the tiers sit "
+            f"{', '.join(f'{m:g}' for m in TIER_MARGINS)} below it.",
+            indent=2,
+        )
+    root["checks"] = checks
+
+    sandbox_note = "" if measured.sandboxed else " (unsandboxed: bubblewrap was not available)"
+    root.yaml_set_start_comment(
+        f"yaml-language-server: $schema={schema}\n"
+        f"Generated by `grade rubric new` from {measured.source.as_posix()}{sandbox_note}.\n"
+        "Every number below was measured from that solution. Delete what you do not want to grade,\n"
+        "adjust the points, then run `grade rubric check` and `grade rubric test`."
+    )
+    root.yaml_add_eol_comment("the model variable grading looks for", "model")
+    root.yaml_add_eol_comment(f"seconds; the solution ran in {measured.duration_s:.1f} s", "limits")
+    root.yaml_set_comment_before_after_key(
+        "checks", before="One item per check; `points` is what a check is worth."
+    )
+    checks.yaml_set_comment_before_after_key(
+        1, before="Total parameter count; use {min: ..., max: ...} to accept a range.", indent=2
+    )
+    if len(checks) > 2:
+        checks.yaml_set_comment_before_after_key(
+            2, before="Shape of the model's output, without the batch dimension.", indent=2
+        )
+    text = _dump(root)
+    parse_rubric(text, source="generated rubric")
+    return text
+
+
+def _accuracy_check(metrics: Metrics, plan: AccuracyPlan, out_dir: Path) -> CommentedMap:
+    data = plan.data.model_dump(exclude_none=True)
+    if plan.data.npz is not None:
+        data["npz"] = _relative_to(out_dir, Path(plan.data.npz))
+    spec = CommentedMap(data=_flow_map(data))
+    preprocess = plan.preprocess.model_dump(exclude_none=True)
+    if "reshape" in preprocess:
+        preprocess["reshape"] = _flow_seq(preprocess["reshape"])
+    if preprocess:
+        spec["preprocess"] = _flow_map(preprocess)
+    tiers = CommentedSeq(_flow_map({"min": t, "points": p}) for t, p in suggested_tiers(metrics.accuracy))
+    tiers.fa.set_flow_style()
+    spec["tiers"] = tiers
+    check = CommentedMap(id="accuracy", points=DEFAULT_POINTS["accuracy"])
+    check["description"] = "Accuracy on the held-out data, measured by the grader."
+    check["accuracy"] = spec
+    return check
+
+
+def suggested_tiers(accuracy: float) -> list[tuple[float, int]]:
+    """Full points a little below the solution's accuracy, then one point less per wider margin."""
+    tiers: list[tuple[float, int]] = []
+    points = DEFAULT_POINTS["accuracy"]
+    for margin in TIER_MARGINS:
+        threshold = max(0.0, math.floor((accuracy - margin) * 100) / 100)
+        if tiers and threshold >= tiers[-1][0]:
+            continue
+        tiers.append((threshold, points))
+        points -= 1
+        if threshold == 0 or points == 0:
+            break
+    return tiers
+
+
+def _relative_to(folder: Path, path: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
+
+
+def _flow_map(values: dict[str, Any]) -> CommentedMap:
+    mapping = CommentedMap(values)
+    mapping.fa.set_flow_style()
+    return mapping
+
+
+def _flow_strings(values: Any) -> CommentedSeq:
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _architecture_check(layers: tuple[LayerFacts, ...]) -> CommentedMap:
+    check = CommentedMap(id="architecture", points=DEFAULT_POINTS["architecture"])
+    check["description"] = "Every layer, its settings, its output shape and its parameter count."
+    specs = CommentedSeq()
+    for layer in layers:
+        specs.append(_layer_spec(layer))
+    check["layers"] = specs
+    check.yaml_add_eol_comment("partial credit in proportion to the layers that match", "points")
+    check.yaml_add_eol_comment("drop a key to stop comparing it", "layers")
+    return check
+
+
+def _layer_spec(layer: LayerFacts) -> CommentedMap:
+    """A layer's spec in the rubric's words, leaving out settings that are the Keras default."""
+    spec = CommentedMap(type=layer.type)
+    config = layer.config
+    kind = formulas.canonical_type(layer.type)
+    for key in ("filters", "units", "kernel_size", "pool_size"):
+        if config.get(key) is not None:
+            spec[key] = _compact(config[key])
+    strides = config.get("strides")
+    default_strides = config.get("pool_size") if kind in formulas.POOL_TYPES else 1
+    if strides is not None and default_strides is not None and _compact(strides) != _compact(default_strides):
+        spec["strides"] = _compact(strides)
+    padding = config.get("padding")
+    if padding is not None and (kind == "Conv2D" or padding != "valid"):
+        spec["padding"] = padding
+    if config.get("activation") is not None:
+        spec["activation"] = config["activation"]
+    if config.get("rate") is not None:
+        spec["rate"] = config["rate"]
+    if layer.output_shape is not None and all(d is not None for d in layer.output_shape):
+        spec["output_shape"] = _flow_seq(layer.output_shape)
+    spec["params"] = layer.params
+    spec.fa.set_flow_style()
+    return spec
+
+
+def _compact(value: Any) -> Any:
+    """(2, 2) -> 2: the lesson writes square windows as one number."""
+    if isinstance(value, list | tuple):
+        if len(set(value)) == 1:
+            return int(value[0])
+        return _flow_seq(value)
+    return value
+
+
+def _flow_seq(values: Any) -> CommentedSeq:
+    seq = CommentedSeq(int(v) for v in values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _dump(data: Any) -> str:
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+# --- lint -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in a rubric, where it is, and how bad."""
+
+    source: str
+    line: int | None
+    column: int | None
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return f"{self.severity}: {self.message}"
+        return f"{self.source}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LintReport:
+    path: Path
+    rubric: Rubric | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+
+def lint(path: Path) -> LintReport:
+    """Validate a rubric, then look for the mistakes validation cannot see."""
+    try:
+        loaded = load_rubric(path)
+    except RubricError as exc:
+        return LintReport(path, None, (_error_finding(str(path), exc),))
+    raw = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    where = _Locator(str(path), raw)
+    rubric = loaded.rubric
+    findings = [
+        *_points_findings(rubric, where),
+        *_tier_findings(rubric, raw, where),
+        *_formula_findings(rubric, where),
+        *_path_findings(path.parent, raw, where),
+    ]
+    return LintReport(path, rubric, tuple(findings))
+
+
+def _error_finding(source: str, exc: RubricError) -> Finding:
+    """A rubric error already names file:line:col on each of its lines; keep its text whole."""
+    text = exc.message + (f"\n  hint: {exc.hint}" if exc.hint else "")
+    return Finding(source, None, None, "error", text)
+
+
+class _Locator:
+    """Line and column (1-based) of a key path in the round-trip YAML."""
+
+    def __init__(self, source: str, data: Any) -> None:
+        self.source = source
+        self.data = data
+
+    def at(self, *loc: Any) -> tuple[int, int]:
+        line, column = 1, 1
+        node = self.data
+        for part in loc:
+            if isinstance(node, CommentedMap) and part in node:
+                line, column = (n + 1 for n in node.lc.key(part))
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line, column = (n + 1 for n in node.lc.item(part))
+            else:
+                break
+            node = node[part]
+        return line, column
+
+    def warn(self, message: str, *loc: Any) -> Finding:
+        line, column = self.at(*loc)
+        return Finding(self.source, line, column, "warning", message)
+
+
+def _points_findings(rubric: Rubric, where: _Locator) -> Iterator[Finding]:
+    if rubric.max_score <= 0:
+        yield where.warn("the checks' points sum to zero, so every submission scores 0/0", "checks")
+
+
+def _tier_findings(rubric: Rubric, raw: Any, where: _Locator) -> Iterator[Finding]:
+    """Tiers listed out of order read wrongly (the grader sorts them); a low top tier caps the check."""
+    for index, check in enumerate(rubric.checks):
+        if check.accuracy is None:
+            continue
+        loc = ("checks", index, "accuracy", "tiers")
+        listed = [float(tier["min"]) for tier in raw["checks"][index]["accuracy"]["tiers"]]
+        if listed != sorted(listed, reverse=True):
+            yield where.warn(
+                f"tiers are listed out of order (min {', '.join(f'{m:g}' for m in listed)}); the grader "
+                "tries the highest first, so list them that way",
+                *loc,
+            )
+        top = check.accuracy.tiers[0].points
+        if top < check.points:
+            yield where.warn(
+                f"the top tier gives {top:g} of the check's {check.points:g} points, so no submission "
+                "can get full marks on this check",
+                *loc,
+            )
+
+
+def _formula_findings(rubric: Rubric, where: _Locator) -> Iterator[Finding]:
+    """Chain the lesson's formulas through each layer list, from the model's input shape."""
+    for index, check in enumerate(rubric.checks):
+        if check.layers is not None:
+            yield from _layer_chain_findings(rubric, index, check, where)
+
+
+def _layer_chain_findings(rubric: Rubric, index: int, check: CheckSpec, where: _Locator) -> Iterator[Finding]:
+    assert check.layers is not None
+    current = rubric.model.input_shape
+    all_params: list[int] = []
+    for position, layer in enumerate(check.layers):
+        attrs = layer.attributes()
+        loc = ("checks", index, "layers", position)
+        computed = formulas.expected_output(layer.type, attrs, current) if current is not None else None
+        if layer.output_shape is not None and computed is not None and tuple(layer.output_shape) != computed:
+            yield where.warn(
+                f"layer {position + 1} ({layer.type}): output_shape {formulas.format_shape(layer.output_shape)} "
+                f"contradicts the lesson's formula, which gives {formulas.format_shape(computed)} "
+                f"from input {formulas.format_shape(current)}",
+                *loc,
+                "output_shape",
+            )
+        params = formulas.expected_params(layer.type, attrs, current) if current is not None else None
+        if layer.params is not None and params is not None and layer.params != params[0]:
+            yield where.warn(
+                f"layer {position + 1} ({layer.type}): params {layer.params:,} contradicts the lesson's "
+                f"formula, which gives {params[0]:,} = {params[1]} from input {formulas.format_shape(current)}",
+                *loc,
+                "params",
+            )
+        if layer.params is not None:
+            all_params.append(layer.params)
+        current = tuple(layer.output_shape) if layer.output_shape is not None else computed
+    yield from _totals_findings(rubric, check, all_params, current, where)
+
+
+def _totals_findings(
+    rubric: Rubric,
+    layers_check: CheckSpec,
+    all_params: list[int],
+    final_shape: tuple[int, ...] | None,
+    where: _Locator,
+) -> Iterator[Finding]:
+    """A total_params or output_shape check should agree with the layer list it summarises."""
+    assert layers_check.layers is not None
+    complete = len(all_params) == len(layers_check.layers)
+    for index, check in enumerate(rubric.checks):
+        if isinstance(check.total_params, int) and complete and check.total_params != sum(all_params):
+            yield where.warn(
+                f"total_params {check.total_params:,} differs from the sum of the params of "
+                f"`{layers_check.id}`'s layers ({sum(all_params):,})",
+                "checks",
+                index,
+                "total_params",
+            )
+        if (
+            check.output_shape is not None
+            and final_shape is not None
+            and tuple(check.output_shape) != final_shape
+        ):
+            yield where.warn(
+                f"output_shape {formulas.format_shape(check.output_shape)} differs from the last layer of "
+                f"`{layers_check.id}` ({formulas.format_shape(final_shape)})",
+                "checks",
+                index,
+                "output_shape",
+            )
+
+
+def _path_findings(base: Path, raw: Any, where: _Locator) -> Iterator[Finding]:
+    """Every file the rubric names (data, hand-out files, solution, examples) should exist."""
+    for loc, value in _walk(raw, ()):
+        names_a_path = bool(loc) and (loc[-1] in PATH_KEYS or (len(loc) > 1 and loc[-2] in PATH_KEYS))
+        if names_a_path and isinstance(value, str) and value and not (base / value).exists():
+            yield where.warn(f"{value!r} does not exist (paths are relative to the rubric's folder)", *loc)
+
+
+def _walk(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    yield loc, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, (*loc, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*loc, index))
+
+
+# --- self-test --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One submission the rubric must grade a known way, and what it got."""
+
+    path: Path
+    label: str
+    expected_score: float | None
+    expected_statuses: dict[str, str]
+    result: GradeResult | None = None
+    problem: str | None = None
+    differences: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and not self.differences
+
+
+@dataclass(frozen=True)
+class SelfTestReport:
+    rubric: LoadedRubric
+    outcomes: tuple[Expectation, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+
+def solution_path(loaded: LoadedRubric) -> Path:
+    """`solution:` relative to the rubric, else exercises/<id>/solution.ipynb beside rubrics/."""
+    rubric = loaded.rubric
+    if rubric.solution is not None:
+        return loaded.path.parent / rubric.solution
+    candidates = list(
+        dict.fromkeys(
+            [
+                loaded.path.parent.parent / "exercises" / rubric.exercise / "solution.ipynb",
+                Path("exercises") / rubric.exercise / "solution.ipynb",
+            ]
+        )
+    )
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        raise RubricError(
+            f"{loaded.path}: no reference solution for {rubric.exercise!r} "
+            f"(looked for {', '.join(str(c) for c in candidates)})",
+            hint="add `solution: PATH` (relative to the rubric) to the rubric",
+        )
+    return found
+
+
+def expectations(loaded: LoadedRubric) -> list[Expectation]:
+    """The solution (full marks, every check passing) and each listed example."""
+    rubric = loaded.rubric
+    solution = solution_path(loaded)
+    wanted = [
+        Expectation(
+            path=solution,
+            label="solution",
+            expected_score=rubric.max_score,
+            expected_statuses={check.id: "pass" for check in rubric.checks},
+        )
+    ]
+    for example in rubric.examples:
+        wanted.append(
+            Expectation(
+                path=Path(os.path.normpath(loaded.path.parent / example.path)),
+                label="example",
+                expected_score=example.score,
+                expected_statuses=dict(example.statuses or {}),
+            )
+        )
+    return wanted
+
+
+def self_test(loaded: LoadedRubric, overrides: Overrides | None = None) -> Iterator[Expectation]:
+    """Grade the solution and every example with the rubric; yield each as it is graded."""
+    for expectation in expectations(loaded):
+        yield _grade_expectation(loaded, expectation, overrides or Overrides())
+
+
+def _grade_expectation(loaded: LoadedRubric, wanted: Expectation, overrides: Overrides) -> Expectation:
+    try:
+        submission = load_submission(wanted.path)
+    except SubmissionError as exc:
+        return replace(wanted, problem=exc.message)
+    result = grade_submission(submission, loaded, overrides)
+    differences: list[str] = []
+    if wanted.expected_score is not None and abs(result.score - wanted.expected_score) > SCORE_TOLERANCE:
+        differences.append(f"score {result.score:g}, expected {wanted.expected_score:g}")
+    got = {check.id: check.status for check in result.checks}
+    for check_id, status in wanted.expected_statuses.items():
+        if got.get(check_id) != status:
+            message = next((c.message for c in result.checks if c.id == check_id), "")
+            differences.append(f"{check_id}: {got.get(check_id)}, expected {status} ({message})")
+    return replace(wanted, result=result, differences=tuple(differences))
+
+
+def schema_text() -> str:
+    """The committed docs/rubric.schema.json, byte for byte."""
+    from grader.rubric import rubric_schema
+
+    return json.dumps(rubric_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def solution_reference(solution: Path, exercise: str, out: Path | None) -> str | None:
+    """`solution:` for the rubric, unless the solution sits where `rubric test` looks by default."""
+    folder = (out.parent if out is not None else Path("rubrics")).resolve()
+    default = folder.parent / "exercises" / exercise / "solution.ipynb"
+    if default.resolve() == solution.resolve():
+        return None
+    return Path(os.path.relpath(solution.resolve(), folder)).as_posix()
+
+
+def accuracy_plan(data: str | None, rescale: float | None, reshape: str | None) -> AccuracyPlan | None:
+    """The `--data/--rescale/--reshape` options as an accuracy plan; ValueError says what is wrong."""
+    if data is None:
+        if rescale is not None or reshape is not None:
+            raise ValueError("--rescale and --reshape describe --data; give --data too")
+        return None
+    shape = None
+    if reshape is not None:
+        try:
+            shape = tuple(int(part) for part in reshape.replace("x", ",").split(","))
+        except ValueError:
+            raise ValueError(f"--reshape {reshape!r}: expected whole numbers like 8,8,1") from None
+    try:
+        preprocess = Preprocess(rescale=rescale, reshape=shape)
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"]) from None
+    return AccuracyPlan(data=parse_data_source(data), preprocess=preprocess)
+
+
+def new_rubric_text(measured: MeasuredSolution, out: Path | None) -> str:
+    """The rubric `grade rubric new` writes to `out` (or prints, as if it went into rubrics/)."""
+    out_dir = out.parent if out is not None else Path("rubrics")
+    return rubric_yaml(
+        measured,
+        schema_reference(out),
+        solution_reference(measured.source, measured.exercise, out),
+        out_dir,
+    )
+
+
+def summary(measured: MeasuredSolution) -> str:
+    model = measured.model
+    text = f"{len(model.layers)} layers, {model.total_params:,} params"
+    if measured.accuracy is not None:
+        text += f", accuracy {measured.accuracy.accuracy:.4f} on {measured.accuracy.samples:,} images"
+    return text

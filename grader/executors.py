@@ -1,0 +1,274 @@
+"""Where a submission is graded: a pool of local worker processes, or a Ray cluster.
+
+Both run the same function, `grade_task`, on the same `Task` value and return the same
+`TaskOutcome`, so a result cannot depend on where it was graded. The submission travels inside
+the task as bytes (a Ray node need not see the instructor's disk); the rubric is read by its
+absolute path, so every node needs the course's rubrics folder at the same place.
+
+A worker is a long-lived process that grades many submissions: TensorFlow, which the grader
+needs to load each saved model, is imported once per worker, not once per submission. Student
+code never runs in a worker; each submission gets its own sandboxed kernel (`grader.run`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import resource
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from queue import Empty
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from grader.errors import GradingError
+from grader.grade import Overrides, grade_submission
+from grader.gradebook import Failure
+from grader.result import GradeResult
+from grader.rubric import load_rubric
+from grader.submission import load_submission
+
+MAX_ATTEMPTS = 2
+
+
+class Task(BaseModel):
+    """One submission to grade, self-contained so that it can be shipped to another machine."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stem: str
+    name: str
+    payload: bytes
+    rubric_path: str
+    rubric_label: str
+    overrides: Overrides
+    key: str
+    gpus: bool = False
+
+
+class TaskOutcome(BaseModel):
+    """The canonical result JSON, or the failure; plus the worker's memory, for capacity planning."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stem: str
+    submission: str
+    key: str
+    result_json: str | None = None
+    failure: Failure | None = None
+    worker: str = ""
+    worker_peak_mb: float = 0.0
+    kernel_peak_mb: float = 0.0
+
+
+def grade_task(task: Task) -> TaskOutcome:
+    """Grade one submission in this worker; every problem becomes the outcome, never an exception."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-task-") as folder:
+            path = Path(folder) / task.name
+            path.write_bytes(task.payload)
+            result = grade_submission(
+                load_submission(path), load_rubric(Path(task.rubric_path)), task.overrides
+            )
+    except GradingError as exc:
+        return _outcome(task, failure=Failure.from_error(task.stem, task.name, exc))
+    except Exception as exc:
+        return _outcome(task, failure=_grader_failure(task, f"{type(exc).__name__}: {exc}"))
+    notes = result.notes
+    if task.gpus:
+        gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
+        notes = (*notes, f"graded by a worker assigned GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu})")
+    final = result.model_copy(update={"rubric": task.rubric_label, "notes": notes})
+    return _outcome(task, result=final)
+
+
+def _grader_failure(task: Task, what: str) -> Failure:
+    return Failure(
+        stem=task.stem,
+        submission=task.name,
+        kind="grader",
+        message=f"the grader itself failed ({what}); this is a bug in the grader, not in the submission",
+        hint="re-run the batch; if it fails again, report it with the submission and the rubric",
+        exit_code=5,
+    )
+
+
+def _outcome(task: Task, *, result: GradeResult | None = None, failure: Failure | None = None) -> TaskOutcome:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return TaskOutcome(
+        stem=task.stem,
+        submission=task.name,
+        key=task.key,
+        result_json=result.to_json() if result is not None else None,
+        failure=failure,
+        worker=f"{os.uname().nodename}:{os.getpid()}",
+        worker_peak_mb=round(own, 1),
+        kernel_peak_mb=round(children, 1),
+    )
+
+
+class Executor(Protocol):
+    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
+        """Grade every task once, yielding each outcome as soon as it is ready."""
+        ...
+
+
+_started: Any = None
+
+
+def _start_worker(started: Any, gpu_ids: Any) -> None:
+    """Pool initializer: remember where to announce tasks, and take one GPU for this worker's life."""
+    global _started
+    _started = started
+    if gpu_ids is not None:
+        gpu = gpu_ids.get_nowait()
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+
+
+def _local_task(task: Task) -> TaskOutcome:
+    _started.put(task.stem)
+    return grade_task(task)
+
+
+class LocalExecutor:
+    """A process pool on this machine: `workers` processes, or one per GPU, each with its own GPU.
+
+    If a worker process itself dies (not a student's kernel: those die alone), the pool is rebuilt
+    and the submissions that were not finished are graded again; one that was being graded when
+    the pool broke `MAX_ATTEMPTS` times becomes a grader-failure row, so it cannot stop the batch.
+    """
+
+    def __init__(self, workers: int, gpus: Sequence[str] = ()) -> None:
+        self.gpus = tuple(gpus)
+        self.workers = len(self.gpus) if self.gpus else max(1, workers)
+        self.context = multiprocessing.get_context("spawn")
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
+        pending = {task.stem: task for task in tasks}
+        attempts: Counter[str] = Counter()
+        while pending:
+            started = self.context.Queue()
+            gpu_ids = None
+            if self.gpus:
+                gpu_ids = self.context.Queue()
+                for gpu in self.gpus:
+                    gpu_ids.put(gpu)
+            pool = ProcessPoolExecutor(
+                max_workers=min(self.workers, len(pending)),
+                mp_context=self.context,
+                initializer=_start_worker,
+                initargs=(started, gpu_ids),
+            )
+            try:
+                futures: dict[Future[TaskOutcome], Task] = {
+                    pool.submit(_local_task, task): task for task in pending.values()
+                }
+                broken = False
+                waiting = set(futures)
+                while waiting and not broken:
+                    done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        try:
+                            outcome = future.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            continue
+                        pending.pop(outcome.stem, None)
+                        yield outcome
+                if broken:
+                    suspects = [stem for stem in _drain(started) if stem in pending] or list(pending)
+                    for stem in suspects:
+                        attempts[stem] += 1
+                        if attempts[stem] >= MAX_ATTEMPTS:
+                            task = pending.pop(stem)
+                            yield _outcome(task, failure=_grader_failure(task, "its worker process died"))
+            except BaseException:
+                _stop_workers(pool)
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """On Ctrl-C or SIGTERM, end the workers now rather than after their current submission.
+
+    Their kernels die with them (bubblewrap's --die-with-parent); results already written stay.
+    `ProcessPoolExecutor` has no public way to stop its workers before Python 3.14.
+    """
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+
+
+def _drain(queue: Any) -> list[str]:
+    stems = []
+    while True:
+        try:
+            stems.append(queue.get(timeout=0.1))
+        except Empty:
+            return stems
+
+
+class RayExecutor:
+    """The same task on a Ray cluster: one CPU per submission (and one GPU with `--gpus`).
+
+    Without an address it starts a local Ray instance inside this process (and stops it after);
+    with one it joins the cluster there (`ray start --head` on one machine, `ray start
+    --address=...` on the others; see docs/batch.md).
+    """
+
+    def __init__(self, address: str | None, cpus: int, gpus: Sequence[str] = ()) -> None:
+        self.address = address
+        self.cpus = max(1, cpus)
+        self.gpus = tuple(gpus)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
+        if not tasks:
+            return
+        import ray
+
+        started_here = not ray.is_initialized()
+        if started_here:
+            self._connect(ray)
+        try:
+            options: dict[str, Any] = {"num_cpus": 1, "max_retries": MAX_ATTEMPTS - 1}
+            if self.gpus:
+                options["num_gpus"] = 1
+                options["runtime_env"] = {"env_vars": {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}}
+            remote = ray.remote(grade_task).options(**options)
+            refs = {remote.remote(task): task for task in tasks}
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1)
+                for ref in done:
+                    task = refs.pop(ref)
+                    try:
+                        yield ray.get(ref)
+                    except ray.exceptions.RayError as exc:
+                        yield _outcome(
+                            task, failure=_grader_failure(task, f"Ray: {str(exc).splitlines()[0]}")
+                        )
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _connect(self, ray: Any) -> None:
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False)
+            return
+        if self.gpus:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus)
+        ray.init(
+            num_cpus=self.cpus,
+            num_gpus=len(self.gpus),
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )

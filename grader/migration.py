@@ -1,0 +1,279 @@
+"""Migration hints: the Keras 2 (and Keras 1) idioms in a submission, and their Keras 3 spelling.
+
+The scan is static (ast, with a line-by-line regex fallback for cells that do not parse), runs
+grader-side and executes nothing, so every report lists the legacy idioms whether or not the
+compatibility layer was on. `explain_failures` adds one sentence next to a student's traceback
+when the error is what Keras 3 raises for a removed Keras 2 path.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from grader.result import CellOutcome, MigrationHint, RunFacts
+from grader.submission import Cell
+
+MAGIC = re.compile(r"^\s*[%!]")
+CONV_CLASSES = {"Conv2D": 2, "Convolution2D": 2, "Conv3D": 3, "Convolution3D": 3}
+FILE_METHODS = {"ModelCheckpoint", "save", "save_weights", "load_weights", "load_model"}
+
+
+@dataclass(frozen=True)
+class Idiom:
+    """One legacy idiom: its name in the report and how Keras 3 spells it."""
+
+    name: str
+    keras3: str
+
+
+LEGACY_MODULES = {
+    "keras.utils.np_utils": Idiom("keras.utils.np_utils", "keras.utils.to_categorical(y, num_classes)"),
+    "keras.layers.convolutional": Idiom(
+        "keras.layers.convolutional", "from keras.layers import Conv2D, MaxPooling2D"
+    ),
+    "keras.layers.core": Idiom(
+        "keras.layers.core", "from keras.layers import Dense, Dropout, Flatten, Activation"
+    ),
+    "keras.layers.pooling": Idiom("keras.layers.pooling", "from keras.layers import MaxPooling2D"),
+}
+IMAGE_DATA_GENERATOR = Idiom(
+    "keras.preprocessing.image.ImageDataGenerator",
+    "augmentation layers (keras.layers.RandomFlip, RandomTranslation, RandomRotation) or tf.data",
+)
+GENERATOR_METHODS = {
+    "fit_generator": Idiom("fit_generator", "model.fit(generator, steps_per_epoch=..., epochs=...)"),
+    "evaluate_generator": Idiom("evaluate_generator", "model.evaluate(generator, steps=...)"),
+    "predict_generator": Idiom("predict_generator", "model.predict(generator, steps=...)"),
+}
+LEGACY_KEYWORDS = {
+    "nb_epoch": Idiom("nb_epoch=", "epochs="),
+    "samples_per_epoch": Idiom("samples_per_epoch= (Keras 1)", "steps_per_epoch= (batches, not samples)"),
+    "nb_val_samples": Idiom("nb_val_samples= (Keras 1)", "validation_steps= (batches, not samples)"),
+    "border_mode": Idiom("border_mode= (Keras 1)", "padding="),
+    "subsample": Idiom("subsample= (Keras 1)", "strides="),
+    "init": Idiom("init= (Keras 1)", "kernel_initializer="),
+    "output_dim": Idiom("output_dim= (Keras 1)", "units="),
+    "nb_filter": Idiom("nb_filter= (Keras 1)", "filters="),
+    "nb_row": Idiom("nb_row= (Keras 1)", "kernel_size="),
+    "nb_col": Idiom("nb_col= (Keras 1)", "kernel_size="),
+    "W_regularizer": Idiom("W_regularizer= (Keras 1)", "kernel_regularizer="),
+    "b_regularizer": Idiom("b_regularizer= (Keras 1)", "bias_regularizer="),
+    "dim_ordering": Idiom("dim_ordering= (Keras 1)", "data_format="),
+}
+CHECKPOINT_PERIOD = Idiom("ModelCheckpoint(period=)", "save_freq='epoch' (the default: every epoch)")
+HISTORY_KEYS = {
+    "acc": Idiom("history['acc']", "history['accuracy']"),
+    "val_acc": Idiom("history['val_acc']", "history['val_accuracy']"),
+}
+HDF5_PATH = Idiom("a .hdf5 model file", ".keras (whole model) or .weights.h5 (weights only)")
+CONVOLUTION2D = Idiom("Convolution2D", "Conv2D (Convolution2D is an alias kept for old code)")
+
+
+def scan(cells: Iterable[Cell]) -> tuple[MigrationHint, ...]:
+    """Every legacy idiom in the cells, in source order, one hint per idiom per line."""
+    hints: list[MigrationHint] = []
+    seen: set[tuple[int, int, str]] = set()
+    for cell in cells:
+        for line, idiom, found in _scan_source(cell.source):
+            key = (cell.number, line, idiom.name)
+            if key not in seen:
+                seen.add(key)
+                hints.append(
+                    MigrationHint(
+                        cell=cell.number, line=line, idiom=idiom.name, found=found, keras3=idiom.keras3
+                    )
+                )
+    return tuple(sorted(hints, key=lambda h: (h.cell, h.line)))
+
+
+def _scan_source(source: str) -> Iterator[tuple[int, Idiom, str]]:
+    code = "\n".join("" if MAGIC.match(line) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        yield from _scan_lines(code)
+        return
+    for node in ast.walk(tree):
+        yield from _scan_node(node, code)
+
+
+def _scan_node(node: ast.AST, code: str) -> Iterator[tuple[int, Idiom, str]]:
+    found = ast.get_source_segment(code, node) or ""
+    first = found.splitlines()[0] if found else ""
+    if isinstance(node, ast.ImportFrom) and node.module:
+        for name in (alias.name for alias in node.names):
+            full = f"{node.module}.{name}"
+            if node.module in LEGACY_MODULES:
+                yield node.lineno, LEGACY_MODULES[node.module], first
+                break
+            if full in LEGACY_MODULES:
+                yield node.lineno, LEGACY_MODULES[full], first
+            if node.module == "keras.preprocessing.image" and name == "ImageDataGenerator":
+                yield node.lineno, IMAGE_DATA_GENERATOR, first
+            if name in ("Convolution2D",):
+                yield node.lineno, CONVOLUTION2D, first
+    elif isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.name in LEGACY_MODULES:
+                yield node.lineno, LEGACY_MODULES[alias.name], first
+    elif isinstance(node, ast.Attribute):
+        if _dotted(node) in LEGACY_MODULES:
+            yield node.lineno, LEGACY_MODULES[_dotted(node)], first
+        if node.attr in GENERATOR_METHODS:
+            yield node.lineno, GENERATOR_METHODS[node.attr], first
+        if node.attr == "ImageDataGenerator" and _dotted(node.value) == "keras.preprocessing.image":
+            yield node.lineno, IMAGE_DATA_GENERATOR, first
+    elif isinstance(node, ast.Call):
+        yield from _scan_call(node, first)
+    elif isinstance(node, ast.Subscript):
+        key = node.slice
+        if isinstance(key, ast.Constant) and key.value in HISTORY_KEYS:
+            yield node.lineno, HISTORY_KEYS[str(key.value)], first
+
+
+def _scan_call(node: ast.Call, found: str) -> Iterator[tuple[int, Idiom, str]]:
+    name = _called_name(node.func)
+    for keyword in node.keywords:
+        if keyword.arg in LEGACY_KEYWORDS:
+            yield node.lineno, LEGACY_KEYWORDS[keyword.arg], found
+        if keyword.arg == "period" and name == "ModelCheckpoint":
+            yield node.lineno, CHECKPOINT_PERIOD, found
+    if name in CONV_CLASSES:
+        if name == "Convolution2D":
+            yield node.lineno, CONVOLUTION2D, found
+        rank = CONV_CLASSES[name]
+        sizes = node.args[1 : 1 + rank]
+        if len(sizes) == rank and all(_is_int(a) for a in sizes):
+            numbers = ", ".join(str(a.value) for a in sizes if isinstance(a, ast.Constant))
+            filters = ast.unparse(node.args[0])
+            idiom = Idiom(
+                f"{name}(filters, rows, cols) (Keras 1)",
+                f"{name}({filters}, ({numbers})): Keras 3 reads the last positional number as the strides",
+            )
+            yield node.lineno, idiom, found
+    if name in FILE_METHODS:
+        paths = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "filepath")]
+        if any(isinstance(p, ast.Constant) and str(p.value).endswith(".hdf5") for p in paths):
+            yield node.lineno, HDF5_PATH, found
+
+
+def _is_int(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool)
+
+
+def _called_name(func: ast.AST) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+LINE_PATTERNS: tuple[tuple[re.Pattern[str], Idiom], ...] = (
+    *((re.compile(rf"\b{re.escape(module)}\b"), idiom) for module, idiom in LEGACY_MODULES.items()),
+    (re.compile(r"\bfrom\s+keras\.utils\s+import\s+.*\bnp_utils\b"), LEGACY_MODULES["keras.utils.np_utils"]),
+    (re.compile(r"\bImageDataGenerator\b"), IMAGE_DATA_GENERATOR),
+    *((re.compile(rf"\.{method}\s*\("), idiom) for method, idiom in GENERATOR_METHODS.items()),
+    *((re.compile(rf"\b{keyword}\s*="), idiom) for keyword, idiom in LEGACY_KEYWORDS.items()),
+    *((re.compile(rf"""\[\s*['"]{key}['"]\s*\]"""), idiom) for key, idiom in HISTORY_KEYS.items()),
+    (re.compile(r"""['"][^'"]*\.hdf5['"]"""), HDF5_PATH),
+)
+
+
+def _scan_lines(code: str) -> Iterator[tuple[int, Idiom, str]]:
+    """For a cell that does not parse: the idioms a regex can see, line by line."""
+    for number, line in enumerate(code.splitlines(), start=1):
+        for pattern, idiom in LINE_PATTERNS:
+            if pattern.search(line):
+                yield number, idiom, line.strip()
+
+
+# ---- explaining failures ---------------------------------------------------------------------
+
+FAILURES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"No module named '(keras\.utils\.np_utils)'|cannot import name 'np_utils'"),
+        "`keras.utils.np_utils` was removed in Keras 3: call `keras.utils.to_categorical(y, num_classes)` instead.",
+    ),
+    (
+        re.compile(r"No module named '(keras\.layers\.(?:convolutional|core|pooling))'"),
+        "`{0}` is a Keras 2 module path that Keras 3 removed: import the layers from `keras.layers` instead.",
+    ),
+    (
+        re.compile(r"cannot import name '(ImageDataGenerator)'"),
+        "Keras 3 removed `keras.preprocessing.image.ImageDataGenerator`: augment with layers such as "
+        "`keras.layers.RandomFlip` and `RandomTranslation` instead.",
+    ),
+    (
+        re.compile(r"has no attribute '((?:fit|evaluate|predict)_generator)'"),
+        "Keras 3 removed `{0}`: pass the generator to `{1}` instead.",
+    ),
+    (
+        re.compile(r"unexpected keyword argument '(nb_epoch)'"),
+        "`nb_epoch=` is the Keras 1 spelling that Keras 3 no longer accepts: write `epochs=`.",
+    ),
+    (
+        re.compile(r"filepath provided must end in `\.keras`|must end in `\.weights\.h5`"),
+        "Keras 3 does not save checkpoints to `.hdf5` files: name the file `.keras` (whole model) or "
+        "`.weights.h5` (with save_weights_only=True).",
+    ),
+    (
+        re.compile(
+            r"Unrecognized keyword arguments passed to \w+: \{'(border_mode|subsample|init|output_dim|nb_filter)'"
+        ),
+        "`{0}=` is a Keras 1 argument: Keras 2 and 3 call it `{2}=`.",
+    ),
+)
+KEYERROR_HISTORY = {"'acc'": "'accuracy'", "'val_acc'": "'val_accuracy'"}
+
+
+def explain(outcome: CellOutcome, *, compat: bool = False) -> str | None:
+    """One sentence when the cell's error is Keras 3 refusing a Keras 2 idiom; None otherwise.
+
+    With the compatibility layer on, 'acc' is aliased, so a KeyError for it means something else
+    (e.g. the empty history of a fit that loaded a checkpoint) and gets no migration sentence.
+    """
+    if outcome.error_name is None or outcome.error_value is None:
+        return None
+    value = outcome.error_value
+    if outcome.error_name == "KeyError" and value in KEYERROR_HISTORY and not compat:
+        return (
+            f"Keras 3 records accuracy in the history as {KEYERROR_HISTORY[value]}, not {value} "
+            "(the Keras 2 name)."
+        )
+    if outcome.error_name not in (
+        "ModuleNotFoundError",
+        "ImportError",
+        "AttributeError",
+        "TypeError",
+        "ValueError",
+    ):
+        return None
+    for pattern, sentence in FAILURES:
+        match = pattern.search(value)
+        if match:
+            old = next((g for g in match.groups() if g), "")
+            new = GENERATOR_METHODS[old].keras3 if old in GENERATOR_METHODS else ""
+            keyword = LEGACY_KEYWORDS[old].keras3.rstrip("=") if old in LEGACY_KEYWORDS else ""
+            return sentence.format(old, new, keyword)
+    return None
+
+
+def explain_failures(facts: RunFacts, *, compat: bool = False) -> RunFacts:
+    """The run's facts with a migration sentence on every cell whose error a Keras 2 idiom caused."""
+    cells = []
+    for cell in facts.cells:
+        sentence = explain(cell, compat=compat) if cell.hint is None else None
+        cells.append(cell.model_copy(update={"hint": sentence}) if sentence else cell)
+    return facts.model_copy(update={"cells": tuple(cells)})

@@ -1,0 +1,349 @@
+"""`grade rubric ...`: drafting, linting, self-testing, listing and the schema, through the real CLI.
+
+The self-tests grade real notebooks in real kernels, so every committed rubric is proven against
+its solution and its examples; the tutorial in docs/authoring.md is run command by command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GRADE, REPO, GradeRunner, write_notebook
+
+TUTORIAL = REPO / "docs" / "authoring.md"
+TUTORIAL_EXERCISE = "digits-mlp"
+FENCE = re.compile(r"^```(?P<lang>\w+)(?P<info>[^\n]*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+# --- schema and list --------------------------------------------------------------------------
+
+
+def test_schema_command_matches_the_committed_schema(grade: GradeRunner) -> None:
+    done = grade("rubric", "schema")
+    assert done.returncode == 0, done.stderr
+    committed = (REPO / "docs" / "rubric.schema.json").read_text(encoding="utf-8")
+    assert done.stdout == committed, (
+        "docs/rubric.schema.json is stale: run `grade rubric schema > docs/rubric.schema.json`"
+    )
+
+
+def test_every_committed_rubric_points_its_modeline_at_the_schema() -> None:
+    for path in sorted((REPO / "rubrics").glob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../docs/rubric.schema.json", path
+
+
+def test_list_shows_each_rubric_with_its_title_and_points(grade: GradeRunner, tmp_path: Path) -> None:
+    shutil.copy(REPO / "rubrics" / "conv-dims.yaml", tmp_path / "conv-dims.yaml")
+    (tmp_path / "broken.yaml").write_text("exercise: broken\ntitle: t\n", encoding="utf-8")
+    done = grade("rubric", "list", "--rubrics", tmp_path)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "conv-dims" in line)
+    assert "Dimensionality of a convolutional layer" in row
+    assert re.search(r"│\s+3\s+│\s+5\s+│\s+1\s+│", row), row
+    broken = next(line for line in done.stdout.splitlines() if "broken" in line)
+    assert "invalid" in broken
+
+
+def test_list_of_the_project_names_every_rubric(grade: GradeRunner) -> None:
+    done = grade("rubric", "list")
+    assert done.returncode == 0, done.stderr
+    for path in (REPO / "rubrics").glob("*.yaml"):
+        assert path.stem in done.stdout
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def test_check_accepts_the_committed_rubrics_strictly(grade: GradeRunner) -> None:
+    rubrics = sorted(str(p.relative_to(REPO)) for p in (REPO / "rubrics").glob("*.yaml"))
+    done = grade("rubric", "check", "--strict", *rubrics)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("ok rubrics/") == len(rubrics)
+    assert "warning" not in done.stdout
+
+
+def test_check_reports_an_invalid_rubric_with_line_and_column_and_exits_3(
+    grade: GradeRunner, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("exercise: x\ntitle: t\nchecks:\n  - id: a\n    points: 1\n    totl_params: 3\n")
+    good = tmp_path / "good.yaml"
+    shutil.copy(REPO / "rubrics" / "pool-dims.yaml", good)
+    good.write_text(good.read_text().split("examples:")[0])
+    done = grade("rubric", "check", bad, good)
+    assert done.returncode == 3
+    assert f"{bad}:6:5: checks[0].totl_params: unknown key" in done.stdout
+    assert f"ok {good}" in done.stdout
+
+
+CONTRADICTIONS = """\
+exercise: contradictions
+title: Numbers that disagree with the lesson
+model: {input_shape: [32, 32, 3]}
+checks:
+  - id: architecture
+    points: 0
+    layers:
+      - {type: Conv2D, filters: 16, kernel_size: 2, padding: same, output_shape: [32, 32, 16], params: 192}
+      - {type: MaxPooling2D, pool_size: 2, output_shape: [15, 15, 16]}
+      - {type: Flatten}
+      - {type: Dense, units: 10, params: 40970}
+  - id: size
+    points: 0
+    total_params: 1000
+  - id: output
+    points: 0
+    output_shape: [5]
+solution: missing/solution.ipynb
+examples:
+  - {path: missing/student.ipynb, score: 0}
+"""
+
+
+def test_check_warns_about_numbers_that_contradict_the_formulas(grade: GradeRunner, tmp_path: Path) -> None:
+    rubric = tmp_path / "contradictions.yaml"
+    rubric.write_text(CONTRADICTIONS, encoding="utf-8")
+    done = grade("rubric", "check", rubric)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    expected = [
+        f"{rubric}:8:96: warning: layer 1 (Conv2D): params 192 contradicts the lesson's formula, "
+        "which gives 208 = 16·2·2·3 + 16 from input (32, 32, 3)",
+        f"{rubric}:9:44: warning: layer 2 (MaxPooling2D): output_shape (15, 15, 16) contradicts the "
+        "lesson's formula, which gives (16, 16, 16) from input (32, 32, 16)",
+        f"{rubric}:11:34: warning: layer 4 (Dense): params 40,970 contradicts the lesson's formula, "
+        "which gives 36,010 = 10·3600 + 10 from input (3600,)",
+        f"{rubric}:4:1: warning: the checks' points sum to zero, so every submission scores 0/0",
+        f"{rubric}:18:1: warning: 'missing/solution.ipynb' does not exist (paths are relative to the rubric's folder)",
+        f"{rubric}:20:6: warning: 'missing/student.ipynb' does not exist (paths are relative to the rubric's folder)",
+        f"{rubric}:17:5: warning: output_shape (5,) differs from the last layer of `architecture` ((10,))",
+    ]
+    for line in expected:
+        assert line in lines, f"missing: {line}\n--- got:\n{done.stdout}"
+    assert f"ok {rubric}: 3 checks, 0 points, {len(expected)} warning(s)" in done.stdout
+    strict = grade("rubric", "check", "--strict", rubric)
+    assert strict.returncode == 3
+    assert "rejected (--strict)" in strict.stdout
+
+
+def test_check_compares_total_params_with_the_sum_of_the_layers(grade: GradeRunner, tmp_path: Path) -> None:
+    rubric = tmp_path / "total.yaml"
+    text = (REPO / "rubrics" / "cifar10-cnn.yaml").read_text(encoding="utf-8").split("examples:")[0]
+    rubric.write_text(text.replace("total_params: 528054", "total_params: 528000"), encoding="utf-8")
+    done = grade("rubric", "check", rubric)
+    assert done.returncode == 0
+    assert "total_params 528,000 differs from the sum of the params of `architecture`'s layers (528,054)" in (
+        done.stdout
+    )
+
+
+# --- new --------------------------------------------------------------------------------------
+
+
+def test_new_will_not_overwrite_without_force(grade: GradeRunner, tmp_path: Path) -> None:
+    existing = tmp_path / "keep.yaml"
+    existing.write_text("# mine\n", encoding="utf-8")
+    done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--out", existing)
+    assert done.returncode == 2
+    assert "pass --force" in done.stderr
+    assert existing.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_new_refuses_a_solution_without_a_model(grade: GradeRunner, tmp_path: Path) -> None:
+    solution = write_notebook(tmp_path / "solution.ipynb", "answer = 42")
+    done = grade("rubric", "new", "--from", solution)
+    assert done.returncode == 4
+    assert "defines no Keras model" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_new_measures_accuracy_and_suggests_tiers_that_the_solution_passes(
+    grade: GradeRunner, tmp_path: Path
+) -> None:
+    solution = write_notebook(
+        tmp_path / "solution.ipynb",
+        "import keras\n"
+        "model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),\n"
+        "                          keras.layers.Dense(10, activation='softmax')])",
+        exercise="tiny-digits",
+    )
+    out = tmp_path / "rubrics" / "tiny-digits.yaml"
+    data = REPO / "rubrics" / "data" / "digits-test.npz"
+    done = grade(
+        "rubric", "new", "--from", solution, "--data", f"npz:{data}", "--rescale", "0.0625", "--out", out
+    )
+    assert done.returncode == 0, done.stderr
+    assert "accuracy 0." in done.stderr and "on 360 images" in done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "# The solution scored 0." in text
+    assert "preprocess: {rescale: 0.0625}" in text
+    assert re.search(r"tiers: \[\{min: [0-9.]+, points: 3\}", text), text
+    assert text.count("solution: ../solution.ipynb") == 1
+    checked = grade("rubric", "check", "--strict", out)
+    assert checked.returncode == 0, checked.stdout
+    tested = grade("rubric", "test", out)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "PASS solution" in tested.stdout
+
+
+def test_new_rejects_an_unknown_data_source(grade: GradeRunner) -> None:
+    done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--data", "ftp:digits")
+    assert done.returncode == 2
+    assert "expected npz:PATH, sklearn:NAME or keras:NAME" in done.stderr
+
+
+def test_check_warns_about_tiers_out_of_order_and_an_unreachable_full_mark(
+    grade: GradeRunner, tmp_path: Path
+) -> None:
+    rubric = tmp_path / "tiers.yaml"
+    rubric.write_text(
+        "exercise: t\ntitle: t\nchecks:\n  - id: accuracy\n    points: 4\n    accuracy:\n"
+        "      data: {sklearn: digits}\n      tiers: [{min: 0.5, points: 1}, {min: 0.9, points: 3}]\n"
+    )
+    done = grade("rubric", "check", rubric)
+    assert done.returncode == 0
+    assert f"{rubric}:8:7: warning: tiers are listed out of order (min 0.5, 0.9)" in done.stdout
+    assert "the top tier gives 3 of the check's 4 points" in done.stdout
+
+
+# --- test -------------------------------------------------------------------------------------
+
+
+def test_self_test_reports_every_difference_and_exits_1(grade: GradeRunner, tmp_path: Path) -> None:
+    text = (REPO / "rubrics" / "pool-dims.yaml").read_text(encoding="utf-8").split("examples:")[0]
+    text += (
+        f"solution: {REPO / 'exercises' / 'pool-dims' / 'solution.ipynb'}\n"
+        "examples:\n"
+        f"  - path: {REPO / 'submissions' / 'pool-dims-script.py'}\n"
+        "    score: 4\n"
+        "    statuses: {height-answer: fail}\n"
+    )
+    rubric = tmp_path / "pool-dims.yaml"
+    rubric.write_text(text, encoding="utf-8")
+    done = grade("rubric", "test", rubric)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "PASS solution" in done.stdout
+    assert "FAIL example" in done.stdout
+    assert "score 5, expected 4" in done.stdout
+    assert "height-answer: pass, expected fail" in done.stdout
+
+
+def test_self_test_without_a_solution_is_a_rubric_error(grade: GradeRunner, tmp_path: Path) -> None:
+    rubric = tmp_path / "orphan.yaml"
+    rubric.write_text("exercise: orphan\ntitle: t\nchecks:\n  - {id: a, points: 1, output_shape: [1]}\n")
+    done = grade("rubric", "test", rubric)
+    assert done.returncode == 3
+    assert "no reference solution for 'orphan'" in done.stderr
+    assert "solution: PATH" in done.stderr
+
+
+def test_an_example_must_expect_something_and_name_real_checks(grade: GradeRunner, tmp_path: Path) -> None:
+    head = "exercise: x\ntitle: t\nchecks:\n  - {id: a, points: 1, output_shape: [1]}\nexamples:\n"
+    vague = tmp_path / "vague.yaml"
+    vague.write_text(head + "  - {path: s.ipynb}\n")
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(head + "  - {path: s.ipynb, statuses: {b: pass}}\n")
+    done = grade("rubric", "check", vague, unknown)
+    assert done.returncode == 3
+    assert f"{vague}:6:5: examples[0]: an example needs `score`, `statuses` or both" in done.stdout
+    assert "example 's.ipynb' names unknown check id(s) b; the checks are a" in done.stdout
+
+
+SELF_TESTED = sorted(
+    path.relative_to(REPO).as_posix()
+    for path in (REPO / "rubrics").glob("*.yaml")
+    # The tutorial test below runs `grade rubric test` on a byte-identical copy of this one.
+    if path.stem != TUTORIAL_EXERCISE
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rubric", SELF_TESTED)
+def test_every_committed_rubric_passes_its_self_test(grade: GradeRunner, rubric: str) -> None:
+    done = grade("rubric", "test", rubric)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS solution" in done.stdout
+    assert "FAIL" not in done.stdout
+
+
+# --- the tutorial -----------------------------------------------------------------------------
+
+
+def tutorial_steps() -> list[tuple[str, str, str]]:
+    """("run", command, expected output) and ("write", path, text), in the order of the doc."""
+    steps: list[tuple[str, str, str]] = []
+    for fence in FENCE.finditer(TUTORIAL.read_text(encoding="utf-8")):
+        if fence["lang"] == "console":
+            command, output = None, []
+            for line in fence["body"].splitlines():
+                if line.startswith("$ "):
+                    if command is not None:
+                        steps.append(("run", command, "\n".join(output)))
+                    command, output = line[2:], []
+                else:
+                    output.append(line)
+            if command is not None:
+                steps.append(("run", command, "\n".join(output)))
+        elif fence["lang"] == "yaml" and (title := re.search(r'title="([^"]+)"', fence["info"])):
+            steps.append(("write", title[1], fence["body"]))
+    return steps
+
+
+def test_the_tutorial_has_the_steps_it_promises() -> None:
+    commands = [step[1] for step in tutorial_steps() if step[0] == "run"]
+    assert commands == [
+        "grade rubric new --from exercises/digits-mlp/solution.ipynb --out rubrics/digits-mlp.yaml",
+        "grade rubric check rubrics/digits-mlp.yaml",
+        "grade rubric test rubrics/digits-mlp.yaml",
+        "grade rubric list",
+    ]
+    written = {step[1]: step[2] for step in tutorial_steps() if step[0] == "write"}
+    committed = (REPO / "rubrics" / f"{TUTORIAL_EXERCISE}.yaml").read_text(encoding="utf-8")
+    assert written == {f"rubrics/{TUTORIAL_EXERCISE}.yaml": committed}
+
+
+@pytest.mark.slow
+def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
+    """Run the doc's commands in a copy of the project that has no rubrics yet."""
+    project = tmp_path / "project"
+    for folder in ("exercises", "submissions", "docs"):
+        shutil.copytree(REPO / folder, project / folder)
+    (project / "rubrics").mkdir()
+    drafts: dict[str, str] = {}
+    for kind, target, content in tutorial_steps():
+        if kind == "write":
+            drafts[target] = (project / target).read_text(encoding="utf-8")
+            (project / target).write_text(content, encoding="utf-8")
+            continue
+        argv = shlex.split(target)
+        assert argv[0] == "grade"
+        done = subprocess.run(
+            [str(GRADE), *argv[1:]],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "COLUMNS": "200"},
+            check=False,
+        )
+        assert done.returncode == 0, f"$ {target}\n{done.stdout}{done.stderr}"
+        printed = [line.rstrip() for line in (done.stdout + done.stderr).splitlines()]
+        for line in content.splitlines():
+            assert line.rstrip() in printed, f"$ {target}: the doc shows {line!r}; it printed:\n{printed}"
+    draft = drafts[f"rubrics/{TUTORIAL_EXERCISE}.yaml"]
+    assert draft.startswith("# yaml-language-server: $schema=../docs/rubric.schema.json\n")
+    assert _layer_lines(draft) == _layer_lines(
+        (REPO / "rubrics" / f"{TUTORIAL_EXERCISE}.yaml").read_text(encoding="utf-8")
+    ), "the hand-edited rubric's layers should be exactly the ones measured from the solution"
+
+
+def _layer_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("- {type:")]
