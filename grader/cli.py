@@ -12,13 +12,17 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 
 from grader import __version__
 from grader.errors import ExitCode, GradingError
+
+if TYPE_CHECKING:
+    from grader.grade import Overrides
+    from grader.run import SandboxMode
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COMMAND = "submission"
@@ -82,29 +86,83 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def limit_options(func: F) -> F:
-    """The kernel limits beside --memory-mb (see grader/limits.py for how each is enforced)."""
-    options = (
-        click.option(
-            "--processes",
-            type=click.IntRange(min=16),
-            help="Kernel process limit, threads included (overrides the rubric).",
-        ),
-        click.option(
-            "--output-kb", type=click.IntRange(min=1), help="Output kept per cell in KB (overrides the rubric)."
-        ),
-        click.option(
-            "--disk-mb",
-            type=click.IntRange(min=1),
-            help="Disk the kernel may write in its folders and /tmp, in MB (overrides the rubric).",
-        ),
-    )
-    for option in reversed(options):
+OVERRIDE_OPTIONS = (
+    click.option("--timeout", type=click.FloatRange(min=1), help="Whole-notebook time limit in seconds."),
+    click.option("--cell-timeout", type=click.FloatRange(min=1), help="Per-cell time limit in seconds."),
+    click.option("--memory-mb", type=click.IntRange(min=64), help="Kernel memory limit in MB."),
+    click.option("--processes", type=click.IntRange(min=16), help="Kernel process limit, threads included."),
+    click.option("--output-kb", type=click.IntRange(min=1), help="Output kept per cell in KB."),
+    click.option(
+        "--disk-mb",
+        type=click.IntRange(min=1),
+        help="Disk the kernel may write in its folders and /tmp, in MB.",
+    ),
+    click.option(
+        "--require-sandbox",
+        is_flag=True,
+        help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
+    ),
+    click.option("--no-sandbox", is_flag=True, help="Run kernels without bubblewrap (trusted code only)."),
+    click.option(
+        "--compat",
+        type=click.Choice(["keras2", "none"]),
+        help="keras2: run the course's Keras 2 idioms under Keras 3 and list each use; none: turn off the "
+        "rubric's compatibility layer.",
+    ),
+)
+RUBRIC_SOURCE_OPTIONS = (
+    click.option(
+        "--rubric",
+        "rubric_path",
+        type=click.Path(path_type=Path),
+        help="Rubric YAML (default: from each submission).",
+    ),
+    click.option(
+        "--rubrics",
+        "rubrics_dir",
+        type=click.Path(path_type=Path),
+        default=Path("rubrics"),
+        show_default=True,
+        help="Folder to look up a submission's exercise id in.",
+    ),
+)
+
+
+def overrides_options(func: F) -> F:
+    """The options that override a rubric's limits (see grader/limits.py), gathered into one `Overrides`.
+
+    Shared by `grade` and `grade batch` so both accept exactly the same settings; limits given
+    here take precedence over the rubric's `limits:` and `compat:`.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from grader.grade import Overrides
+
+        require, off = kwargs.pop("require_sandbox"), kwargs.pop("no_sandbox")
+        if require and off:
+            raise click.UsageError("--require-sandbox and --no-sandbox contradict each other")
+        names = ("timeout", "cell_timeout", "memory_mb", "processes", "output_kb", "disk_mb", "compat")
+        settings = {name: kwargs.pop(name) for name in names}
+        sandbox: SandboxMode = "require" if require else ("off" if off else "auto")
+        kwargs["overrides"] = Overrides(sandbox=sandbox, **settings)
+        return func(*args, **kwargs)
+
+    for option in reversed(OVERRIDE_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def rubric_source_options(func: F) -> F:
+    """--rubric and --rubrics: which rubric grades a submission."""
+    for option in reversed(RUBRIC_SOURCE_OPTIONS):
         func = option(func)
     return func
 
 
-@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.group(
+    cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES
+)
 @click.version_option(__version__, prog_name="grade")
 def main() -> None:
     """Grade Keras exercises: run a submission in a sandboxed kernel, measure its model, write feedback.
@@ -117,20 +175,7 @@ def main() -> None:
 
 @main.command(DEFAULT_COMMAND, cls=DefaultCommand, hidden=True, epilog=EXIT_CODES)
 @click.argument("submission", type=click.Path(path_type=Path))
-@click.option(
-    "--rubric",
-    "rubric_path",
-    type=click.Path(path_type=Path),
-    help="Rubric YAML (default: from the submission).",
-)
-@click.option(
-    "--rubrics",
-    "rubrics_dir",
-    type=click.Path(path_type=Path),
-    default=Path("rubrics"),
-    show_default=True,
-    help="Folder to look up the submission's exercise id in.",
-)
+@rubric_source_options
 @click.option(
     "--out",
     "out_dir",
@@ -139,32 +184,7 @@ def main() -> None:
     show_default=True,
     help="Where <stem>.json and <stem>.html are written.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    help="Whole-notebook time limit in seconds (overrides the rubric).",
-)
-@click.option(
-    "--cell-timeout",
-    type=click.FloatRange(min=1),
-    help="Per-cell time limit in seconds (overrides the rubric).",
-)
-@click.option(
-    "--memory-mb", type=click.IntRange(min=64), help="Kernel memory limit in MB (overrides the rubric)."
-)
-@limit_options
-@click.option(
-    "--require-sandbox",
-    is_flag=True,
-    help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
-)
-@click.option("--no-sandbox", is_flag=True, help="Run the kernel without bubblewrap (trusted code only).")
-@click.option(
-    "--compat",
-    type=click.Choice(["keras2", "none"]),
-    help="keras2: run the course's Keras 2 idioms under Keras 3 and list each use; none: turn off the "
-    "rubric's compatibility layer.",
-)
+@overrides_options
 @click.option(
     "--fail-under", type=str, help="Exit 1 when the score is below this: points (7) or a percentage (70%)."
 )
@@ -175,42 +195,20 @@ def grade_one(
     rubric_path: Path | None,
     rubrics_dir: Path,
     out_dir: Path,
-    timeout: float | None,
-    cell_timeout: float | None,
-    memory_mb: int | None,
-    processes: int | None,
-    output_kb: int | None,
-    disk_mb: int | None,
-    require_sandbox: bool,
-    no_sandbox: bool,
-    compat: Literal["keras2", "none"] | None,
+    overrides: Overrides,
     fail_under: str | None,
     quiet: bool,
 ) -> None:
     """Grade one notebook (.ipynb) or script (.py)."""
-    from grader.grade import Overrides, grade_submission, resolve_rubric
+    from grader.grade import grade_submission, resolve_rubric
     from grader.report import print_summary, write_reports
-    from grader.run import SandboxMode
     from grader.submission import load_submission
 
-    if require_sandbox and no_sandbox:
-        raise click.UsageError("--require-sandbox and --no-sandbox contradict each other")
     threshold = _parse_fail_under(fail_under)
     loaded_submission = load_submission(submission)
     loaded_rubric = resolve_rubric(loaded_submission, rubric_path, rubrics_dir)
-    mode: SandboxMode = "require" if require_sandbox else ("off" if no_sandbox else "auto")
-    overrides = Overrides(
-        timeout=timeout,
-        cell_timeout=cell_timeout,
-        memory_mb=memory_mb,
-        processes=processes,
-        output_kb=output_kb,
-        disk_mb=disk_mb,
-        sandbox=mode,
-        compat=compat,
-    )
     result = grade_submission(loaded_submission, loaded_rubric, overrides)
-    if not result.run.sandboxed and mode == "auto":
+    if not result.run.sandboxed and overrides.sandbox == "auto":
         stderr.print(
             f"[yellow]warning:[/yellow] {result.run.notes[0] if result.run.notes else 'not sandboxed'}",
             markup=True,
@@ -248,14 +246,20 @@ def rubric_group() -> None:
 
 
 @rubric_group.command("new")
-@click.option("--from", "solution", required=True, type=click.Path(path_type=Path), help="The reference solution.")
+@click.option(
+    "--from", "solution", required=True, type=click.Path(path_type=Path), help="The reference solution."
+)
 @click.option("--variable", help="The model variable to grade (default: the only model, or `model`).")
 @click.option("--exercise", help="Exercise id (default: the notebook's, or its folder's name).")
 @click.option("--data", help="Held-out data for an accuracy check: npz:PATH, sklearn:digits or keras:mnist.")
 @click.option("--rescale", type=float, help="With --data: multiply pixel values by this.")
 @click.option("--reshape", help="With --data: the shape of one input, e.g. 8,8,1.")
-@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path), help="A file handed to the notebook.")
-@click.option("--out", "out", type=click.Path(path_type=Path), help="Write the rubric here (default: stdout).")
+@click.option(
+    "--file", "files", multiple=True, type=click.Path(path_type=Path), help="A file handed to the notebook."
+)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), help="Write the rubric here (default: stdout)."
+)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @reports_errors
 def rubric_new(
@@ -336,7 +340,9 @@ def rubric_schema_command() -> None:
 
 
 @rubric_group.command("list")
-@click.option("--rubrics", "rubrics_dir", type=click.Path(path_type=Path), default=Path("rubrics"), show_default=True)
+@click.option(
+    "--rubrics", "rubrics_dir", type=click.Path(path_type=Path), default=Path("rubrics"), show_default=True
+)
 @reports_errors
 def rubric_list(rubrics_dir: Path) -> None:
     """The rubrics found, with exercise id, title and points."""
@@ -353,20 +359,7 @@ def rubric_list(rubrics_dir: Path) -> None:
     ),
 )
 @click.argument("target", metavar="DIR_OR_GLOB")
-@click.option(
-    "--rubric",
-    "rubric_path",
-    type=click.Path(path_type=Path),
-    help="One rubric for every submission (default: each submission's exercise).",
-)
-@click.option(
-    "--rubrics",
-    "rubrics_dir",
-    type=click.Path(path_type=Path),
-    default=Path("rubrics"),
-    show_default=True,
-    help="Folder to look up each submission's exercise id in.",
-)
+@rubric_source_options
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), help="Parallel workers (default: the number of CPUs)."
 )
@@ -393,26 +386,7 @@ def rubric_list(rubrics_dir: Path) -> None:
     help="Worker processes on this machine, or a Ray cluster.",
 )
 @click.option("--address", help="Ray cluster address (with --executor ray; default: a local Ray instance).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    help="Whole-notebook time limit in seconds (overrides the rubric).",
-)
-@click.option(
-    "--cell-timeout",
-    type=click.FloatRange(min=1),
-    help="Per-cell time limit in seconds (overrides the rubric).",
-)
-@click.option(
-    "--memory-mb", type=click.IntRange(min=64), help="Kernel memory limit in MB (overrides the rubric)."
-)
-@limit_options
-@click.option(
-    "--require-sandbox",
-    is_flag=True,
-    help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
-)
-@click.option("--no-sandbox", is_flag=True, help="Run the kernels without bubblewrap (trusted code only).")
+@overrides_options
 @reports_errors
 def grade_batch(
     target: str,
@@ -424,32 +398,13 @@ def grade_batch(
     gpus: str | None,
     executor_name: str,
     address: str | None,
-    timeout: float | None,
-    cell_timeout: float | None,
-    memory_mb: int | None,
-    processes: int | None,
-    output_kb: int | None,
-    disk_mb: int | None,
-    require_sandbox: bool,
-    no_sandbox: bool,
+    overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
     from grader.batch import BatchSettings, batch_command, parse_gpus
-    from grader.grade import Overrides
 
-    if require_sandbox and no_sandbox:
-        raise click.UsageError("--require-sandbox and --no-sandbox contradict each other")
     if address and executor_name != "ray":
         raise click.UsageError("--address needs --executor ray")
-    overrides = Overrides(
-        timeout=timeout,
-        cell_timeout=cell_timeout,
-        memory_mb=memory_mb,
-        processes=processes,
-        output_kb=output_kb,
-        disk_mb=disk_mb,
-        sandbox="require" if require_sandbox else ("off" if no_sandbox else "auto"),
-    )
     settings = BatchSettings(
         rubric_path=rubric_path,
         rubrics_dir=rubrics_dir,

@@ -203,7 +203,8 @@ class _Runner:
                 atexit.unregister(client._cleanup_kernel)
                 log_tail = _tail(self.layout.workdir.parent / "kernel.log")
                 raise KernelFailure(
-                    f"the Jupyter kernel did not start: {exc}" + (f"\n  kernel log: {log_tail}" if log_tail else ""),
+                    f"the Jupyter kernel did not start: {exc}"
+                    + (f"\n  kernel log: {log_tail}" if log_tail else ""),
                     hint="check that ipykernel is installed in the grader's environment; "
                     "try --no-sandbox to see whether the sandbox is the cause",
                 ) from None

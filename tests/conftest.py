@@ -48,7 +48,9 @@ def run_grade(*args: str | Path, out_dir: Path, cwd: Path = REPO, timeout: float
     if grading_one and not any(str(a).startswith("--out") for a in args):
         command += ["--out", str(out_dir)]
     env = {**os.environ, "COLUMNS": "200"}
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
     stem = Path(str(args[0])).stem if args else ""
     return Graded(done.returncode, done.stdout, done.stderr, out_dir, stem)
 
@@ -68,7 +70,9 @@ def write_notebook(path: Path, *cells: str, exercise: str | None = None, **metad
     import nbformat
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    notebook.metadata.update({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    notebook.metadata.update(
+        {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     if exercise:
         notebook.metadata["grader"] = {"exercise": exercise}
     notebook.metadata.update(metadata)

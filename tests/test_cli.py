@@ -63,7 +63,9 @@ def test_fail_under_and_explicit_rubric(grade: GradeRunner, tmp_path: Path) -> N
     assert graded.returncode == ExitCode.BELOW_FAIL_UNDER
     assert graded.result["rubric"] == str(rubric)
     assert "below --fail-under 90%" in graded.stdout
-    assert (graded.out_dir / "wrong-kernel-size.html").is_file(), "a failing self-check still writes the report"
+    assert (graded.out_dir / "wrong-kernel-size.html").is_file(), (
+        "a failing self-check still writes the report"
+    )
 
 
 def test_bad_fail_under_is_a_usage_error(grade: GradeRunner) -> None:

@@ -18,7 +18,9 @@ from grader.inspect import keras_module
         (4, 3, 2, "same", (7, 7, 2)),
     ],
 )
-def test_conv_shape_and_params_match_keras(filters: int, kernel: int, strides: int, padding: str, shape_in: tuple[int, ...]) -> None:
+def test_conv_shape_and_params_match_keras(
+    filters: int, kernel: int, strides: int, padding: str, shape_in: tuple[int, ...]
+) -> None:
     keras = keras_module()
     layer = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding)
     output = layer(keras.Input(shape=shape_in))
@@ -28,8 +30,18 @@ def test_conv_shape_and_params_match_keras(filters: int, kernel: int, strides: i
     assert expected is not None and expected[0] == layer.count_params()
 
 
-@pytest.mark.parametrize(("pool", "strides", "padding", "shape_in"), [(2, None, "valid", (100, 100, 15)), (3, 2, "valid", (9, 9, 4)), (2, 2, "same", (7, 7, 1)), (2, 1, "valid", (5, 5, 2))])
-def test_pool_shape_matches_keras(pool: int, strides: int | None, padding: str, shape_in: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    ("pool", "strides", "padding", "shape_in"),
+    [
+        (2, None, "valid", (100, 100, 15)),
+        (3, 2, "valid", (9, 9, 4)),
+        (2, 2, "same", (7, 7, 1)),
+        (2, 1, "valid", (5, 5, 2)),
+    ],
+)
+def test_pool_shape_matches_keras(
+    pool: int, strides: int | None, padding: str, shape_in: tuple[int, ...]
+) -> None:
     keras = keras_module()
     output = keras.layers.MaxPooling2D(pool, strides=strides, padding=padding)(keras.Input(shape=shape_in))
     spec = {"pool_size": pool, "strides": strides, "padding": padding}

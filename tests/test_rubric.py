@@ -56,13 +56,17 @@ def test_unknown_key_names_line_path_and_allowed_keys() -> None:
 
 
 def test_wrong_literal_lists_the_allowed_values() -> None:
-    message = error_of(MINIMAL.replace("    total_params: 80", "    layers: [{type: Conv2D, padding: vaild}]"))
+    message = error_of(
+        MINIMAL.replace("    total_params: 80", "    layers: [{type: Conv2D, padding: vaild}]")
+    )
     assert "checks[0].layers[0].padding" in message
     assert "'valid', 'same'" in message
 
 
 def test_a_check_needs_exactly_one_kind() -> None:
-    message = error_of(MINIMAL.replace("    total_params: 80", "    output_shape: [10]\n    total_params: 80"))
+    message = error_of(
+        MINIMAL.replace("    total_params: 80", "    output_shape: [10]\n    total_params: 80")
+    )
     assert "checks[0]: a check needs exactly one of" in message
     assert "found: total_params, output_shape" in message
 

@@ -28,7 +28,9 @@ def answers_rubric(tmp_path: Path) -> Path:
 
 
 def test_slow_cell_times_out_and_later_cells_still_run(grade: GradeRunner, tmp_path: Path) -> None:
-    notebook = write_notebook(tmp_path / "slow.ipynb", "x = 1", "import time\nwhile True:\n    time.sleep(0.1)", "answer = 42")
+    notebook = write_notebook(
+        tmp_path / "slow.ipynb", "x = 1", "import time\nwhile True:\n    time.sleep(0.1)", "answer = 42"
+    )
     graded = grade(notebook, "--rubric", answers_rubric(tmp_path), "--cell-timeout", "4")
     assert graded.returncode == 0, graded.stderr
     cells = graded.result["run"]["cells"]
@@ -46,7 +48,9 @@ def test_total_time_limit_skips_the_rest(grade: GradeRunner, tmp_path: Path) -> 
 
 
 def test_kernel_that_exits_is_reported_and_nothing_is_inspected(grade: GradeRunner, tmp_path: Path) -> None:
-    notebook = write_notebook(tmp_path / "exit.ipynb", MODEL, "import os\nos._exit(3)", "pool_height = 50", exercise="pool-dims")
+    notebook = write_notebook(
+        tmp_path / "exit.ipynb", MODEL, "import os\nos._exit(3)", "pool_height = 50", exercise="pool-dims"
+    )
     graded = grade(notebook)
     assert graded.returncode == 0, graded.stderr
     cells = graded.result["run"]["cells"]

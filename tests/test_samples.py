@@ -29,7 +29,9 @@ def normalise(result: dict[str, Any]) -> dict[str, Any]:
     run["notes"] = [n for n in run["notes"] if not n.startswith("not sandboxed")]
     for cell in run["cells"]:
         if cell["traceback"]:
-            cell["traceback"] = re.sub(r"/tmp/ipykernel_\d+/\d+\.py|\d{6,}\.py", "<cell>.py", cell["traceback"])
+            cell["traceback"] = re.sub(
+                r"/tmp/ipykernel_\d+/\d+\.py|\d{6,}\.py", "<cell>.py", cell["traceback"]
+            )
         if cell["error_value"]:
             cell["error_value"] = re.sub(r"\d{6,}\.py", "<cell>.py", cell["error_value"])
     return result
@@ -55,9 +57,13 @@ def test_alice_gets_full_marks_and_a_self_contained_report(grade: GradeRunner) -
     assert result["model"]["total_params"] == 528_054
     html = graded.html
     assert "8 / 8" in html
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "the report must not load external assets"
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), (
+        "the report must not load external assets"
+    )
     assert "<script" not in html
-    assert "alice.ipynb: 8 / 8" in graded.stdout.replace("·", "").replace("  ", " ") or "8 / 8" in graded.stdout
+    assert (
+        "alice.ipynb: 8 / 8" in graded.stdout.replace("·", "").replace("  ", " ") or "8 / 8" in graded.stdout
+    )
 
 
 def test_wrong_kernel_size_is_explained_with_the_lessons_formula(grade: GradeRunner) -> None:

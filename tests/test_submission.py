@@ -46,7 +46,9 @@ def test_script_without_markers_is_one_cell(tmp_path: Path) -> None:
         ("notes.txt", b"hello", "cannot grade a .txt file"),
     ],
 )
-def test_unreadable_files_raise_submission_errors(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+def test_unreadable_files_raise_submission_errors(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(SubmissionError, match=message):

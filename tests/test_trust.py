@@ -25,7 +25,9 @@ print("Total params: 528,054")
 """
 
 
-def test_monkeypatched_counts_and_fake_summary_do_not_raise_the_score(grade: GradeRunner, tmp_path: Path) -> None:
+def test_monkeypatched_counts_and_fake_summary_do_not_raise_the_score(
+    grade: GradeRunner, tmp_path: Path
+) -> None:
     notebook = write_notebook(tmp_path / "liar.ipynb", WRONG_MODEL, LIES, exercise="cifar10-cnn")
     graded = grade(notebook)
     assert graded.returncode == 0, graded.stderr
@@ -38,7 +40,9 @@ def test_monkeypatched_counts_and_fake_summary_do_not_raise_the_score(grade: Gra
     assert result["score"] < 2
 
 
-def test_variables_are_read_from_the_kernel_but_scored_by_the_grader(grade: GradeRunner, tmp_path: Path) -> None:
+def test_variables_are_read_from_the_kernel_but_scored_by_the_grader(
+    grade: GradeRunner, tmp_path: Path
+) -> None:
     notebook = write_notebook(
         tmp_path / "answers.ipynb",
         "from keras.models import Sequential\nfrom keras.layers import Conv2D\n"
