@@ -187,7 +187,7 @@ def test_rubric_hidden_data_reports_and_other_submissions_are_invisible(hostile:
     for secret in ("rubrics", "reports", "submissions", "exercises", "pytest-of"):
         assert secret not in found, f"the kernel saw {secret}: {found[:500]}"
     assert "WORK ['.venv']" in output, "only the Python environment of the repository is mounted"
-    assert "DENIED /work/main/rubrics/conv-dims.yaml FileNotFoundError" in output
+    assert f"DENIED {REPO}/rubrics/conv-dims.yaml FileNotFoundError" in output
     assert "READ" not in output and "checks:" not in output
 
 
@@ -200,8 +200,8 @@ def test_fake_results_cannot_be_written_outside_the_working_folder(hostile: Any,
     )
     for denied in (
         "../fake-result.json",
-        "/work/main/reports/fake-result.json",
-        "/work/main/fake-result.json",
+        f"{REPO}/reports/fake-result.json",
+        f"{REPO}/fake-result.json",
     ):
         assert f"DENIED {denied}" in output
     for path in (

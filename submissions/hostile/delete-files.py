@@ -7,13 +7,14 @@ tests/test_hostile.py plants grader-victim files next to the submission, the rub
 # %%
 import os
 import shutil
+import sys
 
 conv_params = 80
 workspace = os.path.dirname(os.getcwd())
 for name in os.listdir(workspace):
     shutil.rmtree(os.path.join(workspace, name), ignore_errors=True)
 deleted, denied = [], []
-for top in ("/tmp", "/work", "/root", "/home", "/etc", "/opt", "/var", "/srv", "/mnt"):
+for top in (os.path.dirname(sys.prefix), "/tmp", "/work", "/root", "/home", "/etc", "/opt", "/var", "/srv", "/mnt"):
     for folder, subfolders, files in os.walk(top):
         if "site-packages" in folder:
             subfolders[:] = []

