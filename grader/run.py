@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import math
 import os
 import queue
 import re
@@ -233,7 +234,7 @@ class _Runner:
             if remaining <= 0:
                 return True
             limit = min(self.options.cell_timeout, remaining)
-            client.timeout = max(1, int(limit))
+            client.timeout = max(1, math.ceil(limit))
             status: str = "ok"
             try:
                 await client.async_execute_cell(cell, index)
@@ -255,6 +256,8 @@ class _Runner:
                     }
                 )
                 return False
+            if status == "timeout" and limit < self.options.cell_timeout:
+                return True
         return True
 
     def _outcome(
