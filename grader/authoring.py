@@ -1,4 +1,4 @@
-"""Rubric authoring for instructors: generate a rubric from a solution, lint it, and test it.
+"""`grade rubric new`: a rubric measured from a reference solution (`lint` and `selftest` check it).
 
 A rubric is only as good as its numbers. `generate` measures a reference solution through the
 same sandboxed path that grades students, so the numbers it writes are the ones grading will
@@ -13,10 +13,9 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import nbformat
 from pydantic import ValidationError
@@ -27,16 +26,13 @@ from grader import datasets, formulas
 from grader.datasets import DataSource, Preprocess
 from grader.errors import RubricError, SubmissionError
 from grader.grade import Overrides, grade_submission
-from grader.result import GradeResult, LayerFacts, Metrics, ModelFacts
-from grader.rubric import CheckSpec, LoadedRubric, Rubric, load_rubric, parse_rubric
+from grader.result import LayerFacts, Metrics, ModelFacts
+from grader.rubric import LoadedRubric, Rubric, parse_rubric
 from grader.submission import Submission, load_submission
 
 SCHEMA_FILE = Path("docs") / "rubric.schema.json"
 DEFAULT_POINTS = {"architecture": 6, "size": 1, "output": 1, "accuracy": 3}
 TIER_MARGINS = (0.02, 0.10, 0.20)
-SCORE_TOLERANCE = 0.005
-PATH_KEYS = frozenset({"npz", "files", "file", "path", "solution"})
-Severity = Literal["error", "warning"]
 
 
 # --- generation -------------------------------------------------------------------------------
@@ -379,304 +375,6 @@ def _dump(data: Any) -> str:
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     return buffer.getvalue()
-
-
-# --- lint -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem in a rubric, where it is, and how bad."""
-
-    source: str
-    line: int | None
-    column: int | None
-    severity: Severity
-    message: str
-
-    def __str__(self) -> str:
-        if self.line is None:
-            return f"{self.severity}: {self.message}"
-        return f"{self.source}:{self.line}:{self.column}: {self.severity}: {self.message}"
-
-
-@dataclass(frozen=True)
-class LintReport:
-    path: Path
-    rubric: Rubric | None
-    findings: tuple[Finding, ...]
-
-    @property
-    def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity == "warning")
-
-
-def lint(path: Path) -> LintReport:
-    """Validate a rubric, then look for the mistakes validation cannot see."""
-    try:
-        loaded = load_rubric(path)
-    except RubricError as exc:
-        return LintReport(path, None, (_error_finding(str(path), exc),))
-    raw = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    where = _Locator(str(path), raw)
-    rubric = loaded.rubric
-    findings = [
-        *_points_findings(rubric, where),
-        *_tier_findings(rubric, raw, where),
-        *_formula_findings(rubric, where),
-        *_path_findings(path.parent, raw, where),
-    ]
-    return LintReport(path, rubric, tuple(findings))
-
-
-def _error_finding(source: str, exc: RubricError) -> Finding:
-    """A rubric error already names file:line:col on each of its lines; keep its text whole."""
-    text = exc.message + (f"\n  hint: {exc.hint}" if exc.hint else "")
-    return Finding(source, None, None, "error", text)
-
-
-class _Locator:
-    """Line and column (1-based) of a key path in the round-trip YAML."""
-
-    def __init__(self, source: str, data: Any) -> None:
-        self.source = source
-        self.data = data
-
-    def at(self, *loc: Any) -> tuple[int, int]:
-        line, column = 1, 1
-        node = self.data
-        for part in loc:
-            if isinstance(node, CommentedMap) and part in node:
-                line, column = (n + 1 for n in node.lc.key(part))
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, column = (n + 1 for n in node.lc.item(part))
-            else:
-                break
-            node = node[part]
-        return line, column
-
-    def warn(self, message: str, *loc: Any) -> Finding:
-        line, column = self.at(*loc)
-        return Finding(self.source, line, column, "warning", message)
-
-
-def _points_findings(rubric: Rubric, where: _Locator) -> Iterator[Finding]:
-    if rubric.max_score <= 0:
-        yield where.warn("the checks' points sum to zero, so every submission scores 0/0", "checks")
-
-
-def _tier_findings(rubric: Rubric, raw: Any, where: _Locator) -> Iterator[Finding]:
-    """Tiers listed out of order read wrongly (the grader sorts them); a low top tier caps the check."""
-    for index, check in enumerate(rubric.checks):
-        if check.accuracy is None:
-            continue
-        loc = ("checks", index, "accuracy", "tiers")
-        listed = [float(tier["min"]) for tier in raw["checks"][index]["accuracy"]["tiers"]]
-        if listed != sorted(listed, reverse=True):
-            yield where.warn(
-                f"tiers are listed out of order (min {', '.join(f'{m:g}' for m in listed)}); the grader "
-                "tries the highest first, so list them that way",
-                *loc,
-            )
-        top = check.accuracy.tiers[0].points
-        if top < check.points:
-            yield where.warn(
-                f"the top tier gives {top:g} of the check's {check.points:g} points, so no submission "
-                "can get full marks on this check",
-                *loc,
-            )
-
-
-def _formula_findings(rubric: Rubric, where: _Locator) -> Iterator[Finding]:
-    """Chain the lesson's formulas through each layer list, from the model's input shape."""
-    for index, check in enumerate(rubric.checks):
-        if check.layers is not None:
-            yield from _layer_chain_findings(rubric, index, check, where)
-
-
-def _layer_chain_findings(rubric: Rubric, index: int, check: CheckSpec, where: _Locator) -> Iterator[Finding]:
-    assert check.layers is not None
-    current = rubric.model.input_shape
-    all_params: list[int] = []
-    for position, layer in enumerate(check.layers):
-        attrs = layer.attributes()
-        loc = ("checks", index, "layers", position)
-        computed = formulas.expected_output(layer.type, attrs, current) if current is not None else None
-        if layer.output_shape is not None and computed is not None and tuple(layer.output_shape) != computed:
-            yield where.warn(
-                f"layer {position + 1} ({layer.type}): output_shape {formulas.format_shape(layer.output_shape)} "
-                f"contradicts the lesson's formula, which gives {formulas.format_shape(computed)} "
-                f"from input {formulas.format_shape(current)}",
-                *loc,
-                "output_shape",
-            )
-        params = formulas.expected_params(layer.type, attrs, current) if current is not None else None
-        if layer.params is not None and params is not None and layer.params != params[0]:
-            yield where.warn(
-                f"layer {position + 1} ({layer.type}): params {layer.params:,} contradicts the lesson's "
-                f"formula, which gives {params[0]:,} = {params[1]} from input {formulas.format_shape(current)}",
-                *loc,
-                "params",
-            )
-        if layer.params is not None:
-            all_params.append(layer.params)
-        current = tuple(layer.output_shape) if layer.output_shape is not None else computed
-    yield from _totals_findings(rubric, check, all_params, current, where)
-
-
-def _totals_findings(
-    rubric: Rubric,
-    layers_check: CheckSpec,
-    all_params: list[int],
-    final_shape: tuple[int, ...] | None,
-    where: _Locator,
-) -> Iterator[Finding]:
-    """A total_params or output_shape check should agree with the layer list it summarises."""
-    assert layers_check.layers is not None
-    complete = len(all_params) == len(layers_check.layers)
-    for index, check in enumerate(rubric.checks):
-        if isinstance(check.total_params, int) and complete and check.total_params != sum(all_params):
-            yield where.warn(
-                f"total_params {check.total_params:,} differs from the sum of the params of "
-                f"`{layers_check.id}`'s layers ({sum(all_params):,})",
-                "checks",
-                index,
-                "total_params",
-            )
-        if (
-            check.output_shape is not None
-            and final_shape is not None
-            and tuple(check.output_shape) != final_shape
-        ):
-            yield where.warn(
-                f"output_shape {formulas.format_shape(check.output_shape)} differs from the last layer of "
-                f"`{layers_check.id}` ({formulas.format_shape(final_shape)})",
-                "checks",
-                index,
-                "output_shape",
-            )
-
-
-def _path_findings(base: Path, raw: Any, where: _Locator) -> Iterator[Finding]:
-    """Every file the rubric names (data, hand-out files, solution, examples) should exist."""
-    for loc, value in _walk(raw, ()):
-        names_a_path = bool(loc) and (loc[-1] in PATH_KEYS or (len(loc) > 1 and loc[-2] in PATH_KEYS))
-        if names_a_path and isinstance(value, str) and value and not (base / value).exists():
-            yield where.warn(f"{value!r} does not exist (paths are relative to the rubric's folder)", *loc)
-
-
-def _walk(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
-    yield loc, node
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _walk(value, (*loc, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _walk(value, (*loc, index))
-
-
-# --- self-test --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """One submission the rubric must grade a known way, and what it got."""
-
-    path: Path
-    label: str
-    expected_score: float | None
-    expected_statuses: dict[str, str]
-    result: GradeResult | None = None
-    problem: str | None = None
-    differences: tuple[str, ...] = field(default=())
-
-    @property
-    def passed(self) -> bool:
-        return self.problem is None and not self.differences
-
-
-@dataclass(frozen=True)
-class SelfTestReport:
-    rubric: LoadedRubric
-    outcomes: tuple[Expectation, ...]
-
-    @property
-    def passed(self) -> bool:
-        return all(o.passed for o in self.outcomes)
-
-
-def solution_path(loaded: LoadedRubric) -> Path:
-    """`solution:` relative to the rubric, else exercises/<id>/solution.ipynb beside rubrics/."""
-    rubric = loaded.rubric
-    if rubric.solution is not None:
-        return loaded.path.parent / rubric.solution
-    candidates = list(
-        dict.fromkeys(
-            [
-                loaded.path.parent.parent / "exercises" / rubric.exercise / "solution.ipynb",
-                Path("exercises") / rubric.exercise / "solution.ipynb",
-            ]
-        )
-    )
-    found = next((c for c in candidates if c.exists()), None)
-    if found is None:
-        raise RubricError(
-            f"{loaded.path}: no reference solution for {rubric.exercise!r} "
-            f"(looked for {', '.join(str(c) for c in candidates)})",
-            hint="add `solution: PATH` (relative to the rubric) to the rubric",
-        )
-    return found
-
-
-def expectations(loaded: LoadedRubric) -> list[Expectation]:
-    """The solution (full marks, every check passing) and each listed example."""
-    rubric = loaded.rubric
-    solution = solution_path(loaded)
-    wanted = [
-        Expectation(
-            path=solution,
-            label="solution",
-            expected_score=rubric.max_score,
-            expected_statuses={check.id: "pass" for check in rubric.checks},
-        )
-    ]
-    for example in rubric.examples:
-        wanted.append(
-            Expectation(
-                path=Path(os.path.normpath(loaded.path.parent / example.path)),
-                label="example",
-                expected_score=example.score,
-                expected_statuses=dict(example.statuses or {}),
-            )
-        )
-    return wanted
-
-
-def self_test(loaded: LoadedRubric, overrides: Overrides | None = None) -> Iterator[Expectation]:
-    """Grade the solution and every example with the rubric; yield each as it is graded."""
-    for expectation in expectations(loaded):
-        yield _grade_expectation(loaded, expectation, overrides or Overrides())
-
-
-def _grade_expectation(loaded: LoadedRubric, wanted: Expectation, overrides: Overrides) -> Expectation:
-    try:
-        submission = load_submission(wanted.path)
-    except SubmissionError as exc:
-        return replace(wanted, problem=exc.message)
-    result = grade_submission(submission, loaded, overrides)
-    differences: list[str] = []
-    if wanted.expected_score is not None and abs(result.score - wanted.expected_score) > SCORE_TOLERANCE:
-        differences.append(f"score {result.score:g}, expected {wanted.expected_score:g}")
-    got = {check.id: check.status for check in result.checks}
-    for check_id, status in wanted.expected_statuses.items():
-        if got.get(check_id) != status:
-            message = next((c.message for c in result.checks if c.id == check_id), "")
-            differences.append(f"{check_id}: {got.get(check_id)}, expected {status} ({message})")
-    return replace(wanted, result=result, differences=tuple(differences))
 
 
 def schema_text() -> str:

@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.authoring import Expectation, LintReport
 from grader.errors import RubricError
+from grader.lint import LintReport
 from grader.rubric import find_rubrics, load_rubric
+from grader.selftest import Expectation
 
 
 def print_lint(report: LintReport, console: Console, *, strict: bool = False) -> None:

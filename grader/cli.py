@@ -300,8 +300,8 @@ def rubric_new(
 @reports_errors
 def rubric_check(rubrics: tuple[Path, ...], strict: bool) -> None:
     """Validate rubrics and warn about likely mistakes (exit 3 on errors)."""
-    from grader.authoring import lint
     from grader.authoring_report import print_lint
+    from grader.lint import lint
 
     reports = [lint(path) for path in rubrics]
     console = Console(highlight=False, soft_wrap=True)
@@ -316,9 +316,9 @@ def rubric_check(rubrics: tuple[Path, ...], strict: bool) -> None:
 @reports_errors
 def rubric_test(rubrics: tuple[Path, ...]) -> None:
     """Grade the solution (full marks) and the rubric's examples (their declared grades); exit 1 on a difference."""
-    from grader.authoring import self_test
     from grader.authoring_report import print_expectation
     from grader.rubric import load_rubric
+    from grader.selftest import self_test
 
     console = Console(highlight=False, soft_wrap=True)
     passed = True

@@ -308,7 +308,7 @@ def _format_validation_error(exc: ValidationError, data: Any, source: str) -> st
     lines = [f"{source}: the rubric does not validate ({len(errors)} error(s))"]
     for error in errors:
         loc = _user_path(error["loc"])
-        line, col = _position(data, error["loc"])
+        line, col = yaml_position(data, error["loc"])
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             loc = [*_user_path(error["loc"][:-1]), error["loc"][-1]]  # the unknown key may look like a tag
@@ -353,7 +353,7 @@ def _dotted(loc: list[Any]) -> str:
     return out or "(top level)"
 
 
-def _position(data: Any, loc: tuple[Any, ...]) -> tuple[int, int]:
+def yaml_position(data: Any, loc: tuple[Any, ...]) -> tuple[int, int]:
     """The 1-based line and column of the deepest node of `loc` that exists in the YAML."""
     line, col = 1, 1
     node = data
