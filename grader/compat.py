@@ -259,15 +259,28 @@ def _refuse_keras1_fit_keywords(kwargs: dict[str, Any]) -> None:
             raise LegacyKerasError(f"`{old}=` is Keras 1; Keras 2 and 3 spell it {new}")
 
 
-def _mapped_path(path: str, weights_only: bool) -> str:
+def _save_path(path: str, idiom: str, weights_only: bool) -> str:
+    """Keras 3 refuses to save to `X.hdf5`: save to its Keras 3 spelling instead, and record it."""
+    if not path.endswith(".hdf5"):
+        return path
     stem = path[: -len(".hdf5")]
-    return f"{stem}.weights.h5" if weights_only else f"{stem}.keras"
+    new_path = f"{stem}.weights.h5" if weights_only else f"{stem}.keras"
+    record(idiom, path, new_path)
+    return new_path
 
 
-def _existing_variant(path: str) -> str | None:
-    """Where a file the notebook calls `X.hdf5` was written under the Keras 3 spelling, if anywhere."""
+def _load_path(path: str, idiom: str) -> str:
+    """A missing `X.hdf5` is read from where `_save_path` wrote it, if anywhere (and recorded)."""
+    if not path.endswith(".hdf5") or os.path.exists(path):
+        return path
     stem = path[: -len(".hdf5")]
-    return next((p for p in (f"{stem}.keras", f"{stem}.weights.h5", f"{stem}.h5") if os.path.exists(p)), None)
+    variant = next(
+        (p for p in (f"{stem}.keras", f"{stem}.weights.h5", f"{stem}.h5") if os.path.exists(p)), None
+    )
+    if variant is None:
+        return path
+    record(idiom, path, variant)
+    return variant
 
 
 def _install_checkpoint_paths(keras: Any) -> None:
@@ -281,11 +294,7 @@ def _install_checkpoint_paths(keras: Any) -> None:
             record("ModelCheckpoint(period=)", "period=", "save_freq='epoch' (every epoch is the default)")
             kwargs.pop("period")
         weights_only = bool(kwargs.get("save_weights_only", args[3] if len(args) > 3 else False))
-        if path.endswith(".hdf5"):
-            new_path = _mapped_path(path, weights_only)
-            record("checkpoint to .hdf5", path, new_path)
-            path = new_path
-        original_init(self, path, *args, **kwargs)
+        original_init(self, _save_path(path, "checkpoint to .hdf5", weights_only), *args, **kwargs)
 
     checkpoint.__init__ = checkpoint_init
 
@@ -295,21 +304,12 @@ def _install_checkpoint_paths(keras: Any) -> None:
 
     @functools.wraps(original_save_weights)
     def save_weights(self: Any, filepath: Any, *args: Any, **kwargs: Any) -> Any:
-        path = os.fspath(filepath)
-        if path.endswith(".hdf5"):
-            new_path = _mapped_path(path, weights_only=True)
-            record("save_weights to .hdf5", path, new_path)
-            path = new_path
+        path = _save_path(os.fspath(filepath), "save_weights to .hdf5", weights_only=True)
         return original_save_weights(self, path, *args, **kwargs)
 
     @functools.wraps(original_load_weights)
     def load_weights(self: Any, filepath: Any, *args: Any, **kwargs: Any) -> Any:
-        path = os.fspath(filepath)
-        if path.endswith(".hdf5") and not os.path.exists(path):
-            variant = _existing_variant(path)
-            if variant is not None:
-                record("load_weights from .hdf5", path, variant)
-                path = variant
+        path = _load_path(os.fspath(filepath), "load_weights from .hdf5")
         return original_load_weights(self, path, *args, **kwargs)
 
     model.save_weights = save_weights
@@ -319,12 +319,7 @@ def _install_checkpoint_paths(keras: Any) -> None:
 
     @functools.wraps(original_load_model)
     def load_model(filepath: Any, *args: Any, **kwargs: Any) -> Any:
-        path = os.fspath(filepath)
-        if path.endswith(".hdf5") and not os.path.exists(path):
-            variant = _existing_variant(path)
-            if variant is not None:
-                record("load_model from .hdf5", path, variant)
-                path = variant
+        path = _load_path(os.fspath(filepath), "load_model from .hdf5")
         return original_load_model(path, *args, **kwargs)
 
     keras.saving.load_model = load_model
