@@ -7,7 +7,8 @@ in a temporary folder and prints, in one run:
   with `jupyter nbconvert --to notebook --execute` (target: batch <= 0.5 of sequential);
 - the time of one `grade` against one bare nbconvert execution of the same notebook
   (target: <= 1.15), the median of a few repeats;
-- the peak memory of each batch worker (grader side) and of the largest kernel.
+- the peak memory of each batch worker (grader side) and of the largest kernel;
+- how long workers waited for a kernel started ahead of need, and for one launched on demand.
 
 Not part of the test suite: it takes several minutes. Run from the repository root:
 
@@ -146,6 +147,8 @@ def main() -> None:
         ratio = batch_s / sequential
         print(f"grade batch -j {args.jobs}: {batch_s:.1f} s = {ratio:.2f} x sequential (target <= 0.5)")
         print(memory.group(0) if memory else "peak memory per worker: not reported")
+        waits = re.search(r"kernels: .*", batch.stderr)
+        print(waits.group(0) if waits else "kernels: not reported")
 
         one = submissions[1]
         single, bare = [], []

@@ -1,7 +1,7 @@
 """Grading a whole class: find the submissions, skip what is already graded, grade the rest in parallel.
 
-A submission is graded at most once per (its bytes, its rubric, the grader's version, the limits):
-that triple is hashed into a key kept beside the result in `<out>/.keys/<stem>.key`, written only
+A submission is graded at most once per (its bytes, its rubric and the files the rubric reads, the
+grader's version, the limits): these are hashed into a key kept beside the result in `<out>/.keys/<stem>.key`, written only
 after the result itself, so an interrupted batch loses nothing already graded and a re-run skips
 it. Reading the submission and finding its rubric happen here, in the parent, because they are
 cheap and their errors (broken JSON, an unknown exercise) become that student's row at once;
@@ -26,14 +26,14 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import __version__, sandbox
+from grader import __version__, datasets, sandbox
 from grader.errors import ExitCode, GradingError, SandboxUnavailable
 from grader.executors import Executor, Task, TaskOutcome
 from grader.grade import Overrides, resolve_rubric
 from grader.gradebook import BatchEntry, Failure, write_class_outputs
 from grader.report import write_reports
 from grader.result import GradeResult
-from grader.rubric import load_rubric
+from grader.rubric import LoadedRubric, load_rubric
 from grader.submission import load_submission
 
 SUFFIXES = (".ipynb", ".py")
@@ -71,6 +71,7 @@ class BatchSummary:
     grader_failures: int
     entries: tuple[BatchEntry, ...]
     workers: dict[str, tuple[float, float]]
+    kernel_waits: tuple[tuple[bool, float], ...] = ()
 
 
 def discover(target: str, out_dir: Path) -> list[Found]:
@@ -127,8 +128,26 @@ def _unique_stems(files: list[Path], base: Path) -> list[Found]:
     ]
 
 
+def rubric_fingerprint(loaded: LoadedRubric) -> bytes:
+    """The rubric's bytes and those of every file it reads, so that changing any of them regrades.
+
+    That is the files it hands out (`files:`) and its held-out data (an `.npz` beside it, or the
+    scikit-learn or Keras file a source names).
+    """
+    base = loaded.path.parent
+    inputs = [base / name for name in loaded.rubric.files] + [
+        datasets.source_file(check.accuracy.data, base) for check in loaded.rubric.checks if check.accuracy
+    ]
+    digest = hashlib.sha256(loaded.path.read_bytes())
+    for path in inputs:
+        digest.update(b"\0" + str(path).encode() + b"\0")
+        if path is not None and path.is_file():
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.digest()
+
+
 def result_key(submission: bytes, rubric: bytes, overrides: Overrides) -> str:
-    """sha256 over the submission's bytes, the rubric's bytes, the grader's version and the limits."""
+    """sha256 over the submission's bytes, the rubric's fingerprint, the grader's version and the limits."""
     digest = hashlib.sha256()
     for part in (
         hashlib.sha256(submission).hexdigest(),
@@ -198,13 +217,15 @@ def _atomic_write(path: Path, text: str) -> None:
 def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure]:
     """A task per submission that needs grading, or that student's failure row if it cannot be read."""
     fixed_rubric = load_rubric(settings.rubric_path) if settings.rubric_path is not None else None
+    fingerprints: dict[Path, bytes] = {}
     planned: list[Task | Failure] = []
     for item in found:
         try:
             submission = load_submission(item.path)
             loaded = fixed_rubric or resolve_rubric(submission, None, settings.rubrics_dir)
             payload = item.path.read_bytes()
-            rubric_bytes = loaded.path.read_bytes()
+            if loaded.path not in fingerprints:
+                fingerprints[loaded.path] = rubric_fingerprint(loaded)
         except GradingError as exc:
             failure = Failure.from_error(item.stem, item.path.name, exc)
             planned.append(
@@ -232,7 +253,7 @@ def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure
                 rubric_path=str(loaded.path.resolve()),
                 rubric_label=str(loaded.path),
                 overrides=settings.overrides,
-                key=result_key(payload, rubric_bytes, settings.overrides),
+                key=result_key(payload, fingerprints[loaded.path], settings.overrides),
                 gpus=bool(settings.gpus),
             )
         )
@@ -248,6 +269,7 @@ def run_batch(
     failures: dict[str, Failure] = {}
     graded: set[str] = set()
     workers: dict[str, tuple[float, float]] = {}
+    kernel_waits: list[tuple[bool, float]] = []
     to_grade: list[Task] = []
     unchanged: list[str] = []
     for item in planned:
@@ -280,6 +302,8 @@ def run_batch(
             _record(outcome, store, failures, graded, progress.console)
             if outcome.worker:
                 workers[outcome.worker] = (outcome.worker_peak_mb, outcome.kernel_peak_mb)
+            if outcome.kernel_wait_s is not None:
+                kernel_waits.append((outcome.kernel_prestarted, outcome.kernel_wait_s))
             progress.update(bar, advance=1, description=outcome.stem)
     entries = store.entries()
     write_class_outputs(settings.out_dir, entries)
@@ -290,6 +314,7 @@ def run_batch(
         grader_failures=sum(1 for f in failures.values() if f.kind == "grader"),
         entries=entries,
         workers=workers,
+        kernel_waits=tuple(kernel_waits),
     )
 
 
@@ -405,4 +430,20 @@ def batch_command(
             f"peak memory per worker: {max(w for w, _ in summary.workers.values()):.0f} MB grader side, "
             f"{max(k for _, k in summary.workers.values()):.0f} MB largest kernel ({len(summary.workers)} workers)"
         )
+    if summary.kernel_waits:
+        stderr.print(kernel_wait_line(summary.kernel_waits))
     return int(ExitCode.GRADER_FAILURE) if summary.grader_failures else int(ExitCode.GRADED)
+
+
+def kernel_wait_line(waits: tuple[tuple[bool, float], ...]) -> str:
+    """How long workers waited for their kernels to answer, split by started-ahead or launched on demand."""
+
+    def mean(values: list[float]) -> str:
+        return f"{sum(values) / len(values):.2f} s" if values else "-"
+
+    ahead = [wait for prestarted, wait in waits if prestarted]
+    on_demand = [wait for prestarted, wait in waits if not prestarted]
+    return (
+        f"kernels: {len(ahead)} of {len(waits)} started ahead of need; mean wait for a kernel to answer "
+        f"{mean(ahead)} when started ahead, {mean(on_demand)} when launched on demand"
+    )

@@ -108,12 +108,35 @@ class Dataset:
         return int(self.y.max()) + 1
 
 
-def load(source: DataSource, preprocess: Preprocess, base_dir: Path) -> Dataset:
-    """Read and prepare a source, once per process for as long as its file is unchanged.
+DataKey = tuple[DataSource, Preprocess, Path | None]
+"""What identifies prepared data: the source, its preparation, and the file it is read from."""
 
-    Raises `DatasetError` with a message a person can act on.
+
+class _Loaded:
+    """Data other processes prepared for this one (a batch's), and how often this one read a source itself."""
+
+    def __init__(self) -> None:
+        self.shared: dict[DataKey, Dataset] = {}
+        self.reads = 0
+
+
+_loaded = _Loaded()
+
+
+def key(source: DataSource, preprocess: Preprocess, base_dir: Path) -> DataKey:
+    return (source, preprocess, source_file(source, base_dir))
+
+
+def load(source: DataSource, preprocess: Preprocess, base_dir: Path) -> Dataset:
+    """The prepared data: shared with this process by a batch, else read once per process.
+
+    Data read here is cached for as long as its file is unchanged. Raises `DatasetError` with a
+    message a person can act on.
     """
-    path = source_file(source, base_dir)
+    wanted = key(source, preprocess, base_dir)
+    if wanted in _loaded.shared:
+        return _loaded.shared[wanted]
+    path = wanted[2]
     stamp = None
     if path is not None and path.is_file():
         stat = path.stat()
@@ -121,10 +144,40 @@ def load(source: DataSource, preprocess: Preprocess, base_dir: Path) -> Dataset:
     return _load(source, preprocess, path, stamp)
 
 
+def share(prepared: dict[DataKey, Dataset]) -> None:
+    """Use `prepared` (read once for a whole batch, by its parent process) instead of reading those sources."""
+    _loaded.shared.update(prepared)
+
+
+def reads() -> int:
+    """How many times this process has read and prepared a source itself (a batch worker's should stay 0)."""
+    return _loaded.reads
+
+
+def save_shared(prepared: dict[DataKey, Dataset], folder: Path) -> list[tuple[DataKey, Path, Path, str]]:
+    """Write prepared data as `.npy` files that workers memory-map: one copy in the page cache for all."""
+    saved = []
+    for index, (data_key, data) in enumerate(prepared.items()):
+        x_file, y_file = folder / f"{index}-x.npy", folder / f"{index}-y.npy"
+        np.save(x_file, data.x)
+        np.save(y_file, data.y)
+        saved.append((data_key, x_file, y_file, data.source))
+    return saved
+
+
+def map_shared(saved: list[tuple[DataKey, Path, Path, str]]) -> dict[DataKey, Dataset]:
+    """The data `save_shared` wrote, memory-mapped read-only."""
+    return {
+        data_key: Dataset(x=np.load(x_file, mmap_mode="r"), y=np.load(y_file, mmap_mode="r"), source=source)
+        for data_key, x_file, y_file, source in saved
+    }
+
+
 @functools.lru_cache(maxsize=8)
 def _load(
     source: DataSource, preprocess: Preprocess, path: Path | None, stamp: tuple[int, int] | None
 ) -> Dataset:
+    _loaded.reads += 1
     if source.npz is not None:
         assert path is not None
         x, y = _read_npz(path, source.npz)

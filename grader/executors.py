@@ -6,7 +6,10 @@ the task as bytes (a Ray node need not see the instructor's disk); the rubric is
 absolute path, so every node needs the course's rubrics folder at the same place.
 
 A worker is a long-lived process that grades many submissions: TensorFlow, which the grader
-needs to load each saved model, is imported once per worker, not once per submission. Student
+needs to load each saved model, is imported once per worker, not once per submission; the next
+submission's kernel is launched while the worker is still measuring the last one's model
+(`grader.kernels`); and the held-out data is read once per batch, here in the parent
+(`hidden_data`), then memory-mapped by the local workers or put in Ray's object store. Student
 code never runs in a worker; each submission gets its own sandboxed kernel (`grader.run`).
 """
 
@@ -27,6 +30,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from grader import datasets, kernels
 from grader.errors import GradingError
 from grader.grade import Overrides, grade_submission
 from grader.gradebook import Failure
@@ -65,10 +69,14 @@ class TaskOutcome(BaseModel):
     worker: str = ""
     worker_peak_mb: float = 0.0
     kernel_peak_mb: float = 0.0
+    kernel_prestarted: bool = False
+    kernel_wait_s: float | None = None
+    data_reads: int = 0
 
 
 def grade_task(task: Task) -> TaskOutcome:
     """Grade one submission in this worker; every problem becomes the outcome, never an exception."""
+    kernels.take_last_start()
     try:
         with tempfile.TemporaryDirectory(prefix="grader-task-") as folder:
             path = Path(folder) / task.name
@@ -102,6 +110,7 @@ def _grader_failure(task: Task, what: str) -> Failure:
 def _outcome(task: Task, *, result: GradeResult | None = None, failure: Failure | None = None) -> TaskOutcome:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    start = kernels.take_last_start()
     return TaskOutcome(
         stem=task.stem,
         submission=task.name,
@@ -111,6 +120,9 @@ def _outcome(task: Task, *, result: GradeResult | None = None, failure: Failure 
         worker=f"{os.uname().nodename}:{os.getpid()}",
         worker_peak_mb=round(own, 1),
         kernel_peak_mb=round(children, 1),
+        kernel_prestarted=start.prestarted if start else False,
+        kernel_wait_s=start.wait_s if start else None,
+        data_reads=datasets.reads(),
     )
 
 
@@ -120,13 +132,38 @@ class Executor(Protocol):
         ...
 
 
+def hidden_data(tasks: Sequence[Task]) -> dict[datasets.DataKey, datasets.Dataset]:
+    """The held-out data of every rubric in the batch, read and prepared once here for all workers.
+
+    A source that cannot be read is left out: each worker then tries it itself and the failure
+    becomes that accuracy check's message, as in a single `grade`.
+    """
+    prepared: dict[datasets.DataKey, datasets.Dataset] = {}
+    for rubric_path in sorted({task.rubric_path for task in tasks}):
+        try:
+            loaded = load_rubric(Path(rubric_path))
+        except GradingError:
+            continue
+        for check in loaded.rubric.checks:
+            if check.accuracy is None:
+                continue
+            spec, base = check.accuracy, loaded.path.parent
+            with contextlib.suppress(datasets.DatasetError):
+                prepared[datasets.key(spec.data, spec.preprocess, base)] = datasets.load(
+                    spec.data, spec.preprocess, base
+                )
+    return prepared
+
+
 _started: Any = None
 
 
-def _start_worker(started: Any, gpu_ids: Any) -> None:
-    """Pool initializer: remember where to announce tasks, and take one GPU for this worker's life."""
+def _start_worker(started: Any, gpu_ids: Any, shared: list[Any]) -> None:
+    """Pool initializer: where to announce tasks, the batch's held-out data, spare kernels, and a GPU."""
     global _started
     _started = started
+    datasets.share(datasets.map_shared(shared))
+    kernels.keep_spares()
     if gpu_ids is not None:
         gpu = gpu_ids.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
@@ -152,6 +189,13 @@ class LocalExecutor:
         self.context = multiprocessing.get_context("spawn")
 
     def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
+        if not tasks:
+            return
+        with tempfile.TemporaryDirectory(prefix="grader-batch-data-") as folder:
+            shared = datasets.save_shared(hidden_data(tasks), Path(folder))
+            yield from self._run(tasks, shared)
+
+    def _run(self, tasks: Sequence[Task], shared: list[Any]) -> Iterator[TaskOutcome]:
         pending = {task.stem: task for task in tasks}
         attempts: Counter[str] = Counter()
         while pending:
@@ -165,7 +209,7 @@ class LocalExecutor:
                 max_workers=min(self.workers, len(pending)),
                 mp_context=self.context,
                 initializer=_start_worker,
-                initargs=(started, gpu_ids),
+                initargs=(started, gpu_ids, shared),
             )
             try:
                 futures: dict[Future[TaskOutcome], Task] = {
@@ -195,6 +239,7 @@ class LocalExecutor:
                 raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+                kernels.remove_abandoned_spares()
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -215,6 +260,13 @@ def _drain(queue: Any) -> list[str]:
             stems.append(queue.get(timeout=0.1))
         except Empty:
             return stems
+
+
+def _ray_task(task: Task, shared: dict[datasets.DataKey, datasets.Dataset]) -> TaskOutcome:
+    """The Ray task: the batch's data comes from the object store (shared memory on each node)."""
+    datasets.share(shared)
+    kernels.keep_spares()
+    return grade_task(task)
 
 
 class RayExecutor:
@@ -243,8 +295,9 @@ class RayExecutor:
             if self.gpus:
                 options["num_gpus"] = 1
                 options["runtime_env"] = {"env_vars": {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}}
-            remote = ray.remote(grade_task).options(**options)
-            refs = {remote.remote(task): task for task in tasks}
+            remote = ray.remote(_ray_task).options(**options)
+            shared = ray.put(hidden_data(tasks))
+            refs = {remote.remote(task, shared): task for task in tasks}
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
                 for ref in done:
@@ -258,6 +311,7 @@ class RayExecutor:
         finally:
             if started_here:
                 ray.shutdown()
+                kernels.remove_abandoned_spares()
 
     def _connect(self, ray: Any) -> None:
         if self.address:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import math
-import os
 import queue
 import re
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,14 +21,12 @@ from typing import Any, Literal
 
 import nbformat
 import psutil
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 from pydantic import BaseModel, ConfigDict
 
-from grader import limits, noise, probe, sandbox
+from grader import kernels, limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
 from grader.result import CellOutcome, RunFacts
 from grader.submission import Submission
@@ -77,41 +72,29 @@ def run_submission(
     hidden_files: Sequence[Path] = (),
     prelude: str = "",
 ) -> RunResult:
-    """Run `submission` in a kernel whose working directory is `workspace/work`.
+    """Run `submission` in a sandboxed kernel; what the probe saved ends up in `workspace/artifacts`.
 
-    `files` are copied into the working directory first (data the exercise hands the student);
-    `hidden_files` are masked inside the sandbox (e.g. a package's copy of the held-out data).
-    `prelude` runs before the student's first cell and is not reported as one (see grader.prelude).
+    `files` are copied into the kernel's working directory first (data the exercise hands the
+    student); `hidden_files` are masked inside the sandbox (e.g. a package's copy of the held-out
+    data). `prelude` runs before the student's first cell and is not reported as one (see
+    grader.prelude). The kernel may be a spare launched ahead of need (see grader.kernels).
     """
-    layout = _prepare_workspace(workspace, submission, files, hidden_files)
     problem = sandbox.bwrap_problem() if options.sandbox != "off" else "disabled with --no-sandbox"
     if problem and options.sandbox == "require":
         raise SandboxUnavailable(
             f"cannot sandbox the kernel: {problem}", hint="install bubblewrap, or drop --require-sandbox"
         )
-    uid = limits.kernel_uid() if problem is None else None
-    layout = layout.model_copy(update={"uid": uid, "tmp_mb": options.disk_mb})
-    if uid is not None:
-        limits.hand_over((layout.workdir, layout.artifacts, layout.ipc), uid)
-    runner = _Runner(submission, layout, options, sandboxed=problem is None, prelude=prelude)
-    return asyncio.run(runner.run(variables, input_shape, sandbox_note=problem))
-
-
-def _prepare_workspace(
-    workspace: Path, submission: Submission, files: Sequence[Path], hidden_files: Sequence[Path]
-) -> sandbox.SandboxLayout:
-    layout = sandbox.SandboxLayout(
-        workdir=workspace / "work",
-        artifacts=workspace / "artifacts",
-        ipc=workspace / "ipc",
+    recipe = kernels.KernelRecipe(
+        sandboxed=problem is None,
+        uid=limits.kernel_uid() if problem is None else None,
+        processes=options.processes,
+        disk_mb=options.disk_mb,
         hidden_files=tuple(hidden_files),
     )
-    for folder in (layout.workdir, layout.artifacts, layout.ipc, workspace / "kernels"):
-        folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(submission.path, layout.workdir / submission.path.name)
-    for file in files:
-        shutil.copy2(file, layout.workdir / file.name)
-    return layout
+    runner = _Runner(submission, recipe, options, prelude=prelude)
+    return kernels.run(
+        runner.run(workspace, [submission.path, *files], variables, input_shape, sandbox_note=problem)
+    )
 
 
 class _BoundedClient(NotebookClient):
@@ -146,69 +129,86 @@ class _BoundedClient(NotebookClient):
 
 class _Runner:
     def __init__(
-        self,
-        submission: Submission,
-        layout: sandbox.SandboxLayout,
-        options: RunOptions,
-        *,
-        sandboxed: bool,
-        prelude: str = "",
+        self, submission: Submission, recipe: kernels.KernelRecipe, options: RunOptions, *, prelude: str = ""
     ):
         self.submission = submission
+        self.recipe = recipe
         self.prelude = prelude
-        self.layout = layout
         self.options = options
-        self.sandboxed = sandboxed
         self.limits = limits.KernelLimits(
             memory_mb=options.memory_mb, processes=options.processes, disk_mb=options.disk_mb
         )
-        self.watchdog = limits.Watchdog(self.limits, (layout.workdir, layout.artifacts))
+        self.watchdog = limits.Watchdog(self.limits, ())
 
     async def run(
-        self, variables: tuple[str, ...], input_shape: tuple[int, ...] | None, sandbox_note: str | None
+        self,
+        workspace: Path,
+        files: list[Path],
+        variables: tuple[str, ...],
+        input_shape: tuple[int, ...] | None,
+        sandbox_note: str | None,
     ) -> RunResult:
         started = time.monotonic()
         asyncio.get_running_loop().set_exception_handler(_quiet_abandoned_polls)
         cells = [nbformat.v4.new_code_cell(c.source) for c in self.submission.cells]
         notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("pass")])
-        client = _BoundedClient(
-            notebook,
-            km=self._kernel_manager(),
-            allow_errors=True,
-            interrupt_on_timeout=False,
-            startup_timeout=int(self.options.startup_timeout),
-            iopub_timeout=5,
-            record_timing=False,
-            shutdown_kernel="immediate",
-        )
-        client.output_limit = self.options.output_kb * 1024
-        notes = [] if self.sandboxed else [f"not sandboxed: {sandbox_note}"]
-        notes += limits.unenforced(self.limits, sandboxed=self.sandboxed, uid=self.layout.uid)
+        notes = [] if self.recipe.sandboxed else [f"not sandboxed: {sandbox_note}"]
+        notes += limits.unenforced(self.limits, sandboxed=self.recipe.sandboxed, uid=self.recipe.uid)
         outcomes: list[CellOutcome] = []
         probe_facts = None
+        artifacts = workspace / "artifacts"
+        kernel: kernels.StartedKernel | None = None
+        client: _BoundedClient | None = None
         try:
-            with open(self.layout.workdir.parent / "kernel.log", "wb") as kernel_log:
-                async with client.async_setup_kernel(cleanup_kc=True, stdout=kernel_log, stderr=kernel_log):
-                    watchdog = asyncio.ensure_future(self.watchdog.watch(lambda: _kernel_process(client)))
-                    try:
-                        started += await self._run_prelude(client, notes)
-                        alive = await self._run_cells(client, cells, started, outcomes)
-                        if alive:
-                            probe_facts = await self._run_probe(client, variables, input_shape, notes)
-                    finally:
-                        watchdog.cancel()
+            kernel, prestarted = await kernels.acquire(self.recipe, workspace / "kernel")
+            kernels.hand_in(kernel, files)
+            self.watchdog = limits.Watchdog(self.limits, (kernel.layout.workdir, kernel.layout.artifacts))
+            client = _BoundedClient(
+                notebook,
+                km=kernel.manager,
+                allow_errors=True,
+                interrupt_on_timeout=False,
+                startup_timeout=int(self.options.startup_timeout),
+                iopub_timeout=5,
+                record_timing=False,
+                shutdown_kernel="immediate",
+            )
+            client.output_limit = self.options.output_kb * 1024
+            client.kc = kernel.client
+            await kernels.wait_until_ready(kernel, self.options.startup_timeout)
+            kernels.record_start(prestarted, time.monotonic() - started)
+            async with client.async_setup_kernel(cleanup_kc=True):
+                watchdog = asyncio.ensure_future(self.watchdog.watch(lambda: _kernel_process(client)))
+                try:
+                    started += await self._run_prelude(client, notes)
+                    alive = await self._run_cells(client, cells, started, outcomes)
+                    if alive:
+                        probe_facts = await self._run_probe(
+                            client, kernel.layout.artifacts, variables, input_shape, notes
+                        )
+                finally:
+                    watchdog.cancel()
         except DeadKernelError:
             pass
-        except (RuntimeError, TimeoutError) as exc:
+        except (RuntimeError, TimeoutError, OSError) as exc:
             if not outcomes:
-                atexit.unregister(client._cleanup_kernel)
-                log_tail = _tail(self.layout.workdir.parent / "kernel.log")
+                if client is not None:
+                    atexit.unregister(client._cleanup_kernel)
+                log_tail = _tail(kernel.log) if kernel is not None else ""
+                if kernel is not None:
+                    await kernels.discard(kernel)
                 raise KernelFailure(
                     f"the Jupyter kernel did not start: {exc}"
                     + (f"\n  kernel log: {log_tail}" if log_tail else ""),
                     hint="check that ipykernel is installed in the grader's environment; "
                     "try --no-sandbox to see whether the sandbox is the cause",
                 ) from None
+        if kernel is not None:
+            shutil.move(kernel.layout.artifacts, artifacts)
+            shutil.rmtree(kernel.folder, ignore_errors=True)
+        else:
+            artifacts.mkdir(parents=True, exist_ok=True)
+        await kernels.prepare_spare(self.recipe)
         for cell in self.submission.cells[len(outcomes) :]:
             outcomes.append(
                 CellOutcome(
@@ -218,12 +218,12 @@ class _Runner:
         facts = RunFacts(
             duration_s=round(time.monotonic() - started, 3),
             device=probe_facts.device if probe_facts else "unknown (the probe did not run)",
-            sandboxed=self.sandboxed,
+            sandboxed=self.recipe.sandboxed,
             failing_cells=tuple(c.number for c in outcomes if c.status not in ("ok", "skipped")),
             cells=tuple(outcomes),
             notes=tuple(notes),
         )
-        return RunResult(facts=facts, probe=probe_facts, artifacts=self.layout.artifacts)
+        return RunResult(facts=facts, probe=probe_facts, artifacts=artifacts)
 
     async def _run_cells(
         self, client: _BoundedClient, cells: list[Any], started: float, outcomes: list[CellOutcome]
@@ -332,11 +332,12 @@ class _Runner:
     async def _run_probe(
         self,
         client: _BoundedClient,
+        artifacts: Path,
         variables: tuple[str, ...],
         input_shape: tuple[int, ...] | None,
         notes: list[str],
     ) -> probe.ProbeFacts | None:
-        source = probe.probe_source(self.layout.artifacts, variables, input_shape)
+        source = probe.probe_source(artifacts, variables, input_shape)
         cell = nbformat.v4.new_code_cell(source)
         client.timeout = PROBE_TIMEOUT_S
         client.output_limit = max(client.output_limit, 64 * 1024)
@@ -348,39 +349,7 @@ class _Runner:
         _, error = _collect_output(cell.outputs)
         if error is not None:
             notes.append(f"the grader's probe failed: {error.get('ename')}: {error.get('evalue')}")
-        return probe.read_probe_facts(self.layout.artifacts)
-
-    def _kernel_manager(self) -> AsyncKernelManager:
-        spec_dir = self.layout.workdir.parent / "kernels" / "grader"
-        spec_dir.mkdir(parents=True, exist_ok=True)
-        kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        env = _kernel_env(self.layout.workdir)
-        rlimits = limits.rlimit_argv(self.limits)
-        if self.sandboxed:
-            argv = sandbox.bwrap_command(
-                self.layout, [*rlimits, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *kernel_argv]
-            )
-        else:
-            argv = [*rlimits, *kernel_argv]
-        spec = {
-            "argv": argv,
-            "display_name": "grader",
-            "language": "python",
-            "interrupt_mode": "message",
-            "env": {} if self.sandboxed else env,
-        }
-        (spec_dir / "kernel.json").write_text(json.dumps(spec))
-        specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
-        manager = limits.UidKernelManager(
-            kernel_name="grader",
-            kernel_spec_manager=specs,
-            transport="ipc",
-            ip=str(self.layout.ipc / "kernel"),
-            connection_file=str(self.layout.ipc / "connection.json"),
-            cwd=str(self.layout.workdir),
-        )
-        manager.kernel_uid = self.layout.uid
-        return manager
+        return probe.read_probe_facts(artifacts)
 
 
 def _tail(log: Path, lines: int = 3) -> str:
@@ -411,25 +380,6 @@ def _kernel_process(client: NotebookClient) -> psutil.Process | None:
         return psutil.Process(pid)
     except psutil.Error:
         return None
-
-
-def _kernel_env(workdir: Path) -> dict[str, str]:
-    """The kernel's whole environment: nothing of the grader's leaks in except what is listed here."""
-    env = {
-        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg",
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
-    }
-    for name in ("CUDA_VISIBLE_DEVICES", "TF_FORCE_GPU_ALLOW_GROWTH", "OMP_NUM_THREADS"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    return env
 
 
 def _collect_noise(outputs: list[Any]) -> str:

@@ -1,0 +1,303 @@
+"""Starting a student's kernel: how it is launched, where it lives, and a spare started ahead of need.
+
+A sandboxed kernel (bubblewrap, Python, ipykernel) takes about a second to answer after launch.
+A batch worker grades submission after submission, so it need not wait that second each time:
+once a kernel is shut down, the worker launches the next one (`prepare_spare`) and lets it boot
+while it measures and evaluates the model and writes the report. The next submission takes the
+spare if it needs the same recipe (sandbox, uid, limits, hidden files); otherwise the spare is
+shut down and a fresh kernel launched. A spare has run nothing; the student's files are copied
+into its working folder only when it is taken, so a taken spare is indistinguishable, to the
+student's code, from a fresh kernel. Spares are off unless a process asks for them
+(`keep_spares`, called by the batch worker pool): a single `grade` grades one submission.
+
+Every kernel of a process lives on one event loop (`run`), because a kernel manager's sockets
+belong to the loop they were made on and a spare outlives the grade that launched it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from multiprocessing import util as multiprocessing_util
+from pathlib import Path
+from queue import Empty
+from typing import Any, TypeVar
+
+import psutil
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpecManager
+from pydantic import BaseModel, ConfigDict
+
+from grader import limits, sandbox
+
+T = TypeVar("T")
+SPARE_PREFIX = "grader-spare-"
+
+
+class KernelRecipe(BaseModel):
+    """Everything a kernel's launch depends on except its folder: two kernels with equal recipes are interchangeable."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sandboxed: bool
+    uid: int | None
+    processes: int
+    disk_mb: int
+    hidden_files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class StartedKernel:
+    """A launched kernel, its connected client, and the folder it owns (working folder, artifacts, sockets, log).
+
+    The client's channels are opened at launch, so that by the time a spare is taken ZeroMQ has
+    long connected and subscribed, and the first handshake needs no retry.
+    """
+
+    recipe: KernelRecipe
+    layout: sandbox.SandboxLayout
+    folder: Path
+    manager: limits.UidKernelManager
+    client: AsyncKernelClient
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "kernel.log"
+
+
+@dataclass(frozen=True)
+class KernelStart:
+    """How the last run got its kernel: a spare or a fresh launch, and how long it waited for it to answer."""
+
+    prestarted: bool
+    wait_s: float
+
+
+class _Spares:
+    """This process's event loop, its spare kernel (at most one) and how the last run started."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.enabled = False
+        self.spare: StartedKernel | None = None
+        self.last_start: KernelStart | None = None
+
+
+_state = _Spares()
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion on this process's kernel loop.
+
+    Tasks it leaves behind (nbclient's output polls after a timeout) are cancelled, and the signal
+    handlers nbclient installs are removed, so that between runs the process behaves as if the
+    loop did not exist.
+    """
+    if _state.loop is None or _state.loop.is_closed():
+        _state.loop = asyncio.new_event_loop()
+    loop = _state.loop
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(signum)
+
+
+def keep_spares() -> None:
+    """From now on, launch the next kernel as soon as one is shut down (a batch worker's set-up)."""
+    if not _state.enabled:
+        _state.enabled = True
+        remove_abandoned_spares()
+        # Both: a multiprocessing worker leaves through os._exit, which skips atexit but runs
+        # Finalize; a Ray worker leaves through the interpreter's normal exit.
+        multiprocessing_util.Finalize(None, _discard_spare_at_exit, exitpriority=10)
+        atexit.register(_discard_spare_at_exit)
+
+
+def remove_abandoned_spares() -> None:
+    """Remove the folders of spares whose worker was killed (Ctrl-C, a Ray shutdown) before it could.
+
+    A spare's folder is named after its worker's pid; the kernel itself died with the worker.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPARE_PREFIX}*-*"):
+        owner = folder.name.removeprefix(SPARE_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not psutil.pid_exists(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def take_last_start() -> KernelStart | None:
+    """How the most recent run got its kernel (None if no run got one since the last call)."""
+    start, _state.last_start = _state.last_start, None
+    return start
+
+
+def record_start(prestarted: bool, wait_s: float) -> None:
+    _state.last_start = KernelStart(prestarted=prestarted, wait_s=round(wait_s, 3))
+
+
+async def acquire(recipe: KernelRecipe, folder: Path) -> tuple[StartedKernel, bool]:
+    """A launched kernel for `recipe`: the spare when it fits and is alive, else a fresh one in `folder`.
+
+    Returns the kernel and whether it was the spare.
+    """
+    spare, _state.spare = _state.spare, None
+    if spare is not None:
+        if spare.recipe == recipe and await spare.manager.is_alive():
+            return spare, True
+        await discard(spare)
+    return await launch(recipe, folder), False
+
+
+async def prepare_spare(recipe: KernelRecipe) -> None:
+    """Launch the next kernel now, if this process keeps spares; a launch that fails is simply not kept."""
+    if not _state.enabled or _state.spare is not None:
+        return
+    folder = Path(tempfile.mkdtemp(prefix=f"{SPARE_PREFIX}{os.getpid()}-"))
+    try:
+        _state.spare = await launch(recipe, folder)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
+    """Create the kernel's folders, give them to its uid, and start it (without waiting for it to answer)."""
+    layout = sandbox.SandboxLayout(
+        workdir=folder / "work",
+        artifacts=folder / "artifacts",
+        ipc=folder / "ipc",
+        hidden_files=recipe.hidden_files,
+        uid=recipe.uid,
+        tmp_mb=recipe.disk_mb,
+    )
+    for path in (layout.workdir, layout.artifacts, layout.ipc):
+        path.mkdir(parents=True, exist_ok=True)
+    if recipe.uid is not None:
+        limits.hand_over((layout.workdir, layout.artifacts, layout.ipc), recipe.uid)
+    manager = _kernel_manager(recipe, layout, folder)
+    with open(folder / "kernel.log", "wb") as log:
+        await manager.start_kernel(stdout=log, stderr=log)
+    client = manager.client()
+    client.allow_stdin = False
+    client.start_channels()
+    return StartedKernel(recipe=recipe, layout=layout, folder=folder, manager=manager, client=client)
+
+
+async def wait_until_ready(kernel: StartedKernel, timeout: float) -> None:
+    """Return once the kernel answers on its shell channel and publishes on IOPub; RuntimeError if it cannot.
+
+    jupyter_client's `wait_for_ready` does the same and then always waits a further 0.2 s for
+    IOPub to fall silent; nbclient ignores IOPub messages that belong to no cell it ran, so that
+    wait buys nothing here.
+    """
+    client = kernel.client
+    deadline = time.monotonic() + timeout
+    while True:
+        request = client.kernel_info()
+        with contextlib.suppress(Empty):
+            reply = await client.shell_channel.get_msg(timeout=1)
+            if reply["parent_header"].get("msg_id") == request:
+                with contextlib.suppress(Empty):
+                    await client.iopub_channel.get_msg(timeout=0.2)
+                    return
+        if not await kernel.manager.is_alive():
+            raise RuntimeError("the kernel died before it answered")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the kernel did not answer within {timeout:.0f} s")
+
+
+async def discard(kernel: StartedKernel) -> None:
+    """Shut a kernel down at once and remove its folder."""
+    with contextlib.suppress(Exception):
+        kernel.client.stop_channels()
+    with contextlib.suppress(Exception):
+        await kernel.manager.shutdown_kernel(now=True)
+    with contextlib.suppress(Exception):
+        await kernel.manager.cleanup_resources()
+    shutil.rmtree(kernel.folder, ignore_errors=True)
+
+
+def hand_in(kernel: StartedKernel, files: list[Path]) -> None:
+    """Copy the submission and the files the exercise hands out into the kernel's working folder."""
+    for file in files:
+        shutil.copy2(file, kernel.layout.workdir / file.name)
+    if kernel.recipe.uid is not None:
+        limits.hand_over((kernel.layout.workdir,), kernel.recipe.uid)
+
+
+def _discard_spare_at_exit() -> None:
+    spare, _state.spare = _state.spare, None
+    if spare is not None and _state.loop is not None and not _state.loop.is_closed():
+        with contextlib.suppress(Exception):
+            _state.loop.run_until_complete(discard(spare))
+
+
+def _kernel_manager(
+    recipe: KernelRecipe, layout: sandbox.SandboxLayout, folder: Path
+) -> limits.UidKernelManager:
+    spec_dir = folder / "kernels" / "grader"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    env = kernel_env(layout.workdir)
+    rlimits = limits.rlimit_argv(
+        limits.KernelLimits(memory_mb=0, processes=recipe.processes, disk_mb=recipe.disk_mb)
+    )
+    if recipe.sandboxed:
+        argv = sandbox.bwrap_command(
+            layout, [*rlimits, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *kernel_argv]
+        )
+    else:
+        argv = [*rlimits, *kernel_argv]
+    spec = {
+        "argv": argv,
+        "display_name": "grader",
+        "language": "python",
+        "interrupt_mode": "message",
+        "env": {} if recipe.sandboxed else env,
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
+    manager = limits.UidKernelManager(
+        kernel_name="grader",
+        kernel_spec_manager=specs,
+        transport="ipc",
+        ip=str(layout.ipc / "kernel"),
+        connection_file=str(layout.ipc / "connection.json"),
+        cwd=str(layout.workdir),
+    )
+    manager.kernel_uid = recipe.uid
+    return manager
+
+
+def kernel_env(workdir: Path) -> dict[str, str]:
+    """The kernel's whole environment: nothing of the grader's leaks in except what is listed here."""
+    env = {
+        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "KERAS_BACKEND": "tensorflow",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+    }
+    for name in ("CUDA_VISIBLE_DEVICES", "TF_FORCE_GPU_ALLOW_GROWTH", "OMP_NUM_THREADS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env

@@ -1,0 +1,165 @@
+"""Batch workers: the next kernel is launched ahead of need, and the held-out data is read once per batch.
+
+A tiny accuracy exercise (held-out digits the test writes, an untrained model that still has to be
+evaluated on them) is graded by the real local pool and by a real local Ray instance, straight
+through the executors, so that the tests can read what each worker reports about itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import pytest
+from sklearn.datasets import load_digits
+
+from grader.batch import BatchSettings, discover, plan
+from grader.executors import LocalExecutor, RayExecutor, Task, TaskOutcome
+from grader.grade import Overrides
+from tests.conftest import run_grade, write_notebook
+
+pytestmark = pytest.mark.slow
+
+STUDENTS = ("ann", "ben", "cy")
+RUBRIC = """\
+exercise: tiny-digits
+title: Tiny digits
+model: {variable: model, input_shape: [8, 8, 1]}
+checks:
+  - id: output
+    points: 1
+    output_shape: [10]
+  - id: accuracy
+    points: 2
+    accuracy:
+      data: {npz: held-out.npz}
+      preprocess: {rescale: 0.0625, reshape: [8, 8, 1]}
+      tiers: [{min: 0.9, points: 2}]
+"""
+MODEL = (
+    "import keras\n"
+    "model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),\n"
+    "                          keras.layers.Dense(10, activation='softmax')])"
+)
+
+
+def write_held_out(path: Path, count: int) -> None:
+    digits = load_digits()
+    np.savez(path, x=digits.images[:count], y=digits.target[:count])
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("course")
+    (root / "rubric.yaml").write_text(RUBRIC, encoding="utf-8")
+    write_held_out(root / "held-out.npz", 120)
+    (root / "class").mkdir()
+    for stem in STUDENTS:
+        write_notebook(root / "class" / f"{stem}.ipynb", MODEL)
+    return root
+
+
+def tasks_for(course: Path) -> list[Task]:
+    settings = BatchSettings(
+        rubric_path=course / "rubric.yaml",
+        rubrics_dir=course,
+        overrides=Overrides(),
+        out_dir=course / "unused",
+    )
+    planned = plan(discover(str(course / "class"), settings.out_dir), settings)
+    assert all(isinstance(item, Task) for item in planned)
+    return [item for item in planned if isinstance(item, Task)]
+
+
+def spare_kernels() -> set[int]:
+    """Kernel processes whose folder is a spare's (launched ahead of need)."""
+    found = set()
+    for process in psutil.process_iter(["cmdline"]):
+        if any("grader-spare-" in part for part in process.info["cmdline"] or ()):
+            found.add(process.pid)
+    return found
+
+
+def spare_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("grader-spare-*"))
+
+
+def comparable(outcome: TaskOutcome) -> dict[str, Any]:
+    """A result without what may differ between two gradings of the same notebook: its name, times, device."""
+    assert outcome.result_json is not None, outcome.failure
+    result = json.loads(outcome.result_json)
+    run = {k: v for k, v in result["run"].items() if k not in ("duration_s", "device")}
+    checks = [
+        {**check, "metrics": {k: v for k, v in check["metrics"].items() if k != "duration_s"}}
+        if check["metrics"]
+        else check
+        for check in result["checks"]
+    ]
+    return {**result, "submission": None, "run": run, "checks": checks}
+
+
+@pytest.fixture(scope="module")
+def local_outcomes(course: Path) -> list[TaskOutcome]:
+    folders_before = spare_folders()
+    outcomes = list(LocalExecutor(1).run(tasks_for(course)))
+    deadline = time.monotonic() + 10
+    while spare_kernels() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not spare_kernels(), "a spare kernel outlived its worker"
+    assert spare_folders() == folders_before, "a spare kernel's folder was left behind"
+    return outcomes
+
+
+def test_after_its_first_submission_a_worker_takes_a_kernel_started_ahead(
+    local_outcomes: list[TaskOutcome],
+) -> None:
+    assert len(local_outcomes) == len(STUDENTS)
+    assert len({o.worker for o in local_outcomes}) == 1
+    assert [o.kernel_prestarted for o in local_outcomes] == [False, True, True]
+    assert all(o.kernel_wait_s is not None and o.kernel_wait_s >= 0 for o in local_outcomes)
+
+
+def test_a_kernel_started_ahead_grades_exactly_like_a_fresh_one(local_outcomes: list[TaskOutcome]) -> None:
+    results = [comparable(o) for o in local_outcomes]
+    assert results[0] == results[1] == results[2]
+    accuracy = next(c for c in results[0]["checks"] if c["id"] == "accuracy")
+    assert accuracy["metrics"]["samples"] == 120
+
+
+def test_local_workers_never_read_the_held_out_data_themselves(local_outcomes: list[TaskOutcome]) -> None:
+    assert [o.data_reads for o in local_outcomes] == [0, 0, 0]
+
+
+def test_ray_workers_get_the_held_out_data_from_the_object_store(
+    course: Path, local_outcomes: list[TaskOutcome]
+) -> None:
+    folders_before = spare_folders()
+    on_ray = sorted(RayExecutor(None, 2).run(tasks_for(course)), key=lambda o: o.stem)
+    assert spare_folders() == folders_before, "a Ray worker's spare kernel folder was left behind"
+    assert [o.stem for o in on_ray] == list(STUDENTS)
+    assert [o.data_reads for o in on_ray] == [0, 0, 0]
+    assert [comparable(o) for o in on_ray] == [comparable(o) for o in local_outcomes]
+
+
+def test_changing_the_held_out_data_regrades_the_class(course: Path, tmp_path: Path) -> None:
+    course = Path(shutil.copytree(course, tmp_path / "course"))
+    out = tmp_path / "reports"
+    arguments = ("batch", course / "class", "--rubric", course / "rubric.yaml", "-j", "2", "--out", out)
+    first = run_grade(*arguments, out_dir=out, timeout=400)
+    assert first.returncode == 0, first.stderr
+    assert "3 submissions: 3 graded, 0 unchanged" in first.stdout
+    unchanged = run_grade(*arguments, out_dir=out, timeout=400)
+    assert "3 submissions: 0 graded, 3 unchanged" in unchanged.stdout
+
+    write_held_out(course / "held-out.npz", 100)
+    regraded = run_grade(*arguments, out_dir=out, timeout=400)
+    assert regraded.returncode == 0, regraded.stderr
+    assert "3 submissions: 3 graded, 0 unchanged" in regraded.stdout
+    ann = json.loads((out / "ann.json").read_text())
+    assert next(c for c in ann["checks"] if c["id"] == "accuracy")["metrics"]["samples"] == 100
