@@ -8,7 +8,10 @@ in a temporary folder and prints, in one run:
 - the time of one `grade` against one bare nbconvert execution of the same notebook
   (target: <= 1.15), the median of a few repeats;
 - the peak memory of each batch worker (grader side) and of the largest kernel;
-- how long workers waited for a kernel started ahead of need, and for one launched on demand.
+- how long workers waited for a kernel started ahead of need, and for one launched on demand;
+- the same batch with `--no-spare-kernels` (every kernel launched on demand), and a smaller
+  batch of notebooks that train (copies of the digits-cnn reference solution) with `-j 1` and
+  `-j 2`, with and without spare kernels.
 
 Not part of the test suite: it takes several minutes. Run from the repository root:
 
@@ -31,6 +34,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+TRAINED = REPO / "submissions" / "digits-trained.ipynb"
 CIFAR_FILTERS = ((16, 32, 64), (8, 16, 32), (16, 32, 32), (32, 32, 64))
 CONV_SHAPES = ((16, 2, 2), (16, 3, 2), (8, 2, 2), (16, 2, 1), (32, 2, 2))
 
@@ -114,6 +118,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--few", type=int, default=8, help="notebooks that train, for the spare-kernel comparison"
+    )
     args = parser.parse_args()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "COLUMNS": "200"}
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
@@ -129,6 +136,12 @@ def main() -> None:
             f"sequential nbconvert: {sequential:.1f} s ({sequential / args.count:.2f} s per notebook)",
             flush=True,
         )
+
+        def grade_batch(folder: Path, jobs: int, out: str, *extra: str) -> tuple[float, str]:
+            command = [str(BIN / "grade"), "batch", str(folder), "-j", str(jobs), "--out", str(root / out)]
+            elapsed, done = timed([*command, *extra], env)
+            waits = re.search(r"kernels: .*", done.stderr)
+            return elapsed, waits.group(0) if waits else "kernels: not reported"
 
         batch_s, batch = timed(
             [
@@ -149,6 +162,25 @@ def main() -> None:
         print(memory.group(0) if memory else "peak memory per worker: not reported")
         waits = re.search(r"kernels: .*", batch.stderr)
         print(waits.group(0) if waits else "kernels: not reported")
+        cold_s, cold_waits = grade_batch(root / "submissions", args.jobs, "out-cold", "--no-spare-kernels")
+        print(
+            f"grade batch -j {args.jobs} --no-spare-kernels: {cold_s:.1f} s = {cold_s / sequential:.2f} x "
+            f"sequential; with spare kernels / without = {batch_s / cold_s:.2f}\n  {cold_waits}"
+        )
+
+        trained = root / "trained"
+        trained.mkdir()
+        for index in range(args.few):
+            (trained / f"trained{index:02d}.ipynb").write_bytes(TRAINED.read_bytes())
+        for jobs in (1, 2):
+            spare_s, spare_waits = grade_batch(trained, jobs, f"trained-spare-{jobs}")
+            on_demand_s, on_demand_waits = grade_batch(
+                trained, jobs, f"trained-cold-{jobs}", "--no-spare-kernels"
+            )
+            print(
+                f"{args.few} notebooks that train (digits-cnn), -j {jobs}: {spare_s:.1f} s with spare kernels, "
+                f"{on_demand_s:.1f} s without = {spare_s / on_demand_s:.2f}\n  {spare_waits}\n  {on_demand_waits}"
+            )
 
         one = submissions[1]
         single, bare = [], []

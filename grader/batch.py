@@ -53,6 +53,7 @@ class BatchSettings(BaseModel):
     out_dir: Path
     force: bool = False
     gpus: tuple[str, ...] = ()
+    spare_kernels: bool = True
 
 
 @dataclass(frozen=True)
@@ -409,7 +410,7 @@ def batch_command(
     executor: Executor = (
         RayExecutor(address, workers, settings.gpus)
         if executor_name == "ray"
-        else LocalExecutor(workers, settings.gpus)
+        else LocalExecutor(workers, settings.gpus, spare_kernels=settings.spare_kernels)
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:

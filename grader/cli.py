@@ -386,6 +386,12 @@ def rubric_list(rubrics_dir: Path) -> None:
     help="Worker processes on this machine, or a Ray cluster.",
 )
 @click.option("--address", help="Ray cluster address (with --executor ray; default: a local Ray instance).")
+@click.option(
+    "--spare-kernels/--no-spare-kernels",
+    default=True,
+    show_default=True,
+    help="Local workers launch each next kernel while still measuring the last model.",
+)
 @overrides_options
 @reports_errors
 def grade_batch(
@@ -398,6 +404,7 @@ def grade_batch(
     gpus: str | None,
     executor_name: str,
     address: str | None,
+    spare_kernels: bool,
     overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
@@ -412,6 +419,7 @@ def grade_batch(
         out_dir=out_dir,
         force=force,
         gpus=parse_gpus(gpus, detect=not (executor_name == "ray" and address)),
+        spare_kernels=spare_kernels,
     )
     sys.exit(batch_command(target, settings, jobs=jobs, executor_name=executor_name, address=address))
 

@@ -6,8 +6,8 @@ the task as bytes (a Ray node need not see the instructor's disk); the rubric is
 absolute path, so every node needs the course's rubrics folder at the same place.
 
 A worker is a long-lived process that grades many submissions: TensorFlow, which the grader
-needs to load each saved model, is imported once per worker, not once per submission; the next
-submission's kernel is launched while the worker is still measuring the last one's model
+needs to load each saved model, is imported once per worker, not once per submission; a local
+worker launches the next submission's kernel while it is still measuring the last one's model
 (`grader.kernels`); and the held-out data is read once per batch, here in the parent
 (`hidden_data`), then memory-mapped by the local workers or put in Ray's object store. Student
 code never runs in a worker; each submission gets its own sandboxed kernel (`grader.run`).
@@ -158,12 +158,13 @@ def hidden_data(tasks: Sequence[Task]) -> dict[datasets.DataKey, datasets.Datase
 _started: Any = None
 
 
-def _start_worker(started: Any, gpu_ids: Any, shared: list[Any]) -> None:
+def _start_worker(started: Any, gpu_ids: Any, shared: list[Any], spare_kernels: bool) -> None:
     """Pool initializer: where to announce tasks, the batch's held-out data, spare kernels, and a GPU."""
     global _started
     _started = started
     datasets.share(datasets.map_shared(shared))
-    kernels.keep_spares()
+    if spare_kernels:
+        kernels.keep_spares()
     if gpu_ids is not None:
         gpu = gpu_ids.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
@@ -178,12 +179,15 @@ def _local_task(task: Task) -> TaskOutcome:
 class LocalExecutor:
     """A process pool on this machine: `workers` processes, or one per GPU, each with its own GPU.
 
+    With `spare_kernels` each worker launches its next kernel as soon as the last one is shut down.
+
     If a worker process itself dies (not a student's kernel: those die alone), the pool is rebuilt
     and the submissions that were not finished are graded again; one that was being graded when
     the pool broke `MAX_ATTEMPTS` times becomes a grader-failure row, so it cannot stop the batch.
     """
 
-    def __init__(self, workers: int, gpus: Sequence[str] = ()) -> None:
+    def __init__(self, workers: int, gpus: Sequence[str] = (), *, spare_kernels: bool = True) -> None:
+        self.spare_kernels = spare_kernels
         self.gpus = tuple(gpus)
         self.workers = len(self.gpus) if self.gpus else max(1, workers)
         self.context = multiprocessing.get_context("spawn")
@@ -209,7 +213,7 @@ class LocalExecutor:
                 max_workers=min(self.workers, len(pending)),
                 mp_context=self.context,
                 initializer=_start_worker,
-                initargs=(started, gpu_ids, shared),
+                initargs=(started, gpu_ids, shared, self.spare_kernels),
             )
             try:
                 futures: dict[Future[TaskOutcome], Task] = {
@@ -263,9 +267,12 @@ def _drain(queue: Any) -> list[str]:
 
 
 def _ray_task(task: Task, shared: dict[datasets.DataKey, datasets.Dataset]) -> TaskOutcome:
-    """The Ray task: the batch's data comes from the object store (shared memory on each node)."""
+    """The Ray task: the batch's data comes from the object store (shared memory on each node).
+
+    No spare kernels here: a Ray cluster keeps idle workers alive between batches, and each would
+    hold an idle kernel with TensorFlow loaded (about 0.6 GB) for as long as it lives.
+    """
     datasets.share(shared)
-    kernels.keep_spares()
     return grade_task(task)
 
 
@@ -311,7 +318,6 @@ class RayExecutor:
         finally:
             if started_here:
                 ray.shutdown()
-                kernels.remove_abandoned_spares()
 
     def _connect(self, ray: Any) -> None:
         if self.address:

@@ -88,6 +88,7 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
                 [c.accuracy.data for c in rubric.checks if c.accuracy], loaded.path.parent
             ),
             prelude=setup.source,
+            import_keras=setup.config.needs_keras,
         )
         model, problem, notes = _measure_model(rubric, run.probe, run.artifacts, run.facts)
         accuracy = evaluate.evaluate_checks(

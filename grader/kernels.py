@@ -1,11 +1,13 @@
 """Starting a student's kernel: how it is launched, where it lives, and a spare started ahead of need.
 
-A sandboxed kernel (bubblewrap, Python, ipykernel) takes about a second to answer after launch.
-A batch worker grades submission after submission, so it need not wait that second each time:
-once a kernel is shut down, the worker launches the next one (`prepare_spare`) and lets it boot
-while it measures and evaluates the model and writes the report. The next submission takes the
-spare if it needs the same recipe (sandbox, uid, limits, hidden files); otherwise the spare is
-shut down and a fresh kernel launched. A spare has run nothing; the student's files are copied
+A sandboxed kernel (bubblewrap, Python, ipykernel, and Keras with TensorFlow when the submission
+uses it) takes seconds to answer after launch. A batch worker grades submission after submission,
+so it need not wait those seconds each time: as soon as a submission's kernel answers, the worker
+launches the next one (`prepare_spare`), which boots while the student's cells run and the model
+is measured. The next submission takes the spare if it needs the same recipe (sandbox, limits,
+hidden files, Keras); otherwise the spare is shut down and a fresh kernel launched. The spare runs
+as a uid of its own (`limits.kernel_uid`), in a sandbox of its own: the running student's code can
+neither see it nor count against its process limit. A spare has run nothing; the student's files are copied
 into its working folder only when it is taken, so a taken spare is indistinguishable, to the
 student's code, from a fresh kernel. Spares are off unless a process asks for them
 (`keep_spares`, called by the batch worker pool): a single `grade` grades one submission.
@@ -42,18 +44,26 @@ from grader import limits, sandbox
 
 T = TypeVar("T")
 SPARE_PREFIX = "grader-spare-"
+IMPORT_KERAS = "import keras; del keras"
 
 
 class KernelRecipe(BaseModel):
-    """Everything a kernel's launch depends on except its folder: two kernels with equal recipes are interchangeable."""
+    """Everything a kernel's launch depends on except its folder: two kernels with equal recipes are interchangeable.
+
+    `import_keras`: the kernel imports Keras (and TensorFlow, seconds of CPU) while it starts, and
+    binds no name. Only for a submission whose prelude imports Keras before the student's first
+    cell anyway (to seed it), so the student's code sees the same thing; a spare then does the
+    import while the worker is busy with the previous submission.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     sandboxed: bool
-    uid: int | None
+    own_uid: bool
     processes: int
     disk_mb: int
     hidden_files: tuple[Path, ...] = ()
+    import_keras: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,10 @@ class StartedKernel:
     folder: Path
     manager: limits.UidKernelManager
     client: AsyncKernelClient
+
+    @property
+    def uid(self) -> int | None:
+        return self.layout.uid
 
     @property
     def log(self) -> Path:
@@ -91,6 +105,7 @@ class _Spares:
         self.enabled = False
         self.spare: StartedKernel | None = None
         self.last_start: KernelStart | None = None
+        self.launched = 0
 
 
 _state = _Spares()
@@ -125,13 +140,13 @@ def keep_spares() -> None:
         _state.enabled = True
         remove_abandoned_spares()
         # Both: a multiprocessing worker leaves through os._exit, which skips atexit but runs
-        # Finalize; a Ray worker leaves through the interpreter's normal exit.
+        # Finalize; any other process leaves through the interpreter's normal exit.
         multiprocessing_util.Finalize(None, _discard_spare_at_exit, exitpriority=10)
         atexit.register(_discard_spare_at_exit)
 
 
 def remove_abandoned_spares() -> None:
-    """Remove the folders of spares whose worker was killed (Ctrl-C, a Ray shutdown) before it could.
+    """Remove the folders of spares whose worker was killed (Ctrl-C stops workers at once) before it could.
 
     A spare's folder is named after its worker's pid; the kernel itself died with the worker.
     """
@@ -177,18 +192,20 @@ async def prepare_spare(recipe: KernelRecipe) -> None:
 
 async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
     """Create the kernel's folders, give them to its uid, and start it (without waiting for it to answer)."""
+    uid = limits.kernel_uid(_state.launched) if recipe.own_uid else None
+    _state.launched += 1
     layout = sandbox.SandboxLayout(
         workdir=folder / "work",
         artifacts=folder / "artifacts",
         ipc=folder / "ipc",
         hidden_files=recipe.hidden_files,
-        uid=recipe.uid,
+        uid=uid,
         tmp_mb=recipe.disk_mb,
     )
     for path in (layout.workdir, layout.artifacts, layout.ipc):
         path.mkdir(parents=True, exist_ok=True)
-    if recipe.uid is not None:
-        limits.hand_over((layout.workdir, layout.artifacts, layout.ipc), recipe.uid)
+    if uid is not None:
+        limits.hand_over((layout.workdir, layout.artifacts, layout.ipc), uid)
     manager = _kernel_manager(recipe, layout, folder)
     with open(folder / "kernel.log", "wb") as log:
         await manager.start_kernel(stdout=log, stderr=log)
@@ -208,10 +225,11 @@ async def wait_until_ready(kernel: StartedKernel, timeout: float) -> None:
     client = kernel.client
     deadline = time.monotonic() + timeout
     while True:
-        request = client.kernel_info()
+        client.kernel_info()
         with contextlib.suppress(Empty):
+            # Any request's reply will do: a kernel slow to start answers all the earlier ones first.
             reply = await client.shell_channel.get_msg(timeout=1)
-            if reply["parent_header"].get("msg_id") == request:
+            if reply["msg_type"] == "kernel_info_reply":
                 with contextlib.suppress(Empty):
                     await client.iopub_channel.get_msg(timeout=0.2)
                     return
@@ -236,8 +254,8 @@ def hand_in(kernel: StartedKernel, files: list[Path]) -> None:
     """Copy the submission and the files the exercise hands out into the kernel's working folder."""
     for file in files:
         shutil.copy2(file, kernel.layout.workdir / file.name)
-    if kernel.recipe.uid is not None:
-        limits.hand_over((kernel.layout.workdir,), kernel.recipe.uid)
+    if kernel.uid is not None:
+        limits.hand_over((kernel.layout.workdir,), kernel.uid)
 
 
 def _discard_spare_at_exit() -> None:
@@ -253,6 +271,8 @@ def _kernel_manager(
     spec_dir = folder / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if recipe.import_keras:
+        kernel_argv.append(f"--IPKernelApp.exec_lines={IMPORT_KERAS}")
     env = kernel_env(layout.workdir)
     rlimits = limits.rlimit_argv(
         limits.KernelLimits(memory_mb=0, processes=recipe.processes, disk_mb=recipe.disk_mb)
@@ -280,7 +300,7 @@ def _kernel_manager(
         connection_file=str(layout.ipc / "connection.json"),
         cwd=str(layout.workdir),
     )
-    manager.kernel_uid = recipe.uid
+    manager.kernel_uid = layout.uid
     return manager
 
 

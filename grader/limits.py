@@ -56,15 +56,16 @@ class Breach(BaseModel):
     hint: str
 
 
-def kernel_uid() -> int | None:
+def kernel_uid(slot: int = 0) -> int | None:
     """The uid a sandboxed kernel runs as when the grader is root, else None (keep the caller's).
 
-    One uid per grader process, so RLIMIT_NPROC counts only this kernel's processes even when
-    several workers grade at once.
+    Two uids per grader process (`slot` 0 or 1: the running kernel and the spare launched ahead
+    of need), so RLIMIT_NPROC counts only one kernel's processes even when several workers grade
+    at once, each with a spare.
     """
     if os.geteuid() != 0 or system_tool("setpriv") is None:
         return None
-    return KERNEL_UID_BASE + os.getpid()
+    return KERNEL_UID_BASE + 2 * os.getpid() + slot % 2
 
 
 def system_tool(name: str) -> str | None:
@@ -94,12 +95,12 @@ def drop_privileges_argv(uid: int) -> list[str]:
     ]
 
 
-def unenforced(limits: KernelLimits, *, sandboxed: bool, uid: int | None) -> list[str]:
+def unenforced(limits: KernelLimits, *, sandboxed: bool, own_uid: bool) -> list[str]:
     """The limits that only the watchdog stands behind in this set-up, for the report's notes."""
     notes = []
     if system_tool("prlimit") is None:
         notes.append("prlimit is not installed: process and file-size limits are enforced by polling only")
-    elif os.geteuid() == 0 and uid is None:
+    elif os.geteuid() == 0 and not own_uid:
         where = "an unsandboxed kernel" if not sandboxed else "a kernel that cannot change uid"
         notes.append(
             f"{where} runs as root, which RLIMIT_NPROC does not bind: "

@@ -71,13 +71,15 @@ def run_submission(
     files: Sequence[Path] = (),
     hidden_files: Sequence[Path] = (),
     prelude: str = "",
+    import_keras: bool = False,
 ) -> RunResult:
     """Run `submission` in a sandboxed kernel; what the probe saved ends up in `workspace/artifacts`.
 
     `files` are copied into the kernel's working directory first (data the exercise hands the
     student); `hidden_files` are masked inside the sandbox (e.g. a package's copy of the held-out
     data). `prelude` runs before the student's first cell and is not reported as one (see
-    grader.prelude). The kernel may be a spare launched ahead of need (see grader.kernels).
+    grader.prelude); `import_keras` when it imports Keras, so that the kernel can do so as it
+    starts. The kernel may be a spare launched ahead of need (see grader.kernels).
     """
     problem = sandbox.bwrap_problem() if options.sandbox != "off" else "disabled with --no-sandbox"
     if problem and options.sandbox == "require":
@@ -86,10 +88,11 @@ def run_submission(
         )
     recipe = kernels.KernelRecipe(
         sandboxed=problem is None,
-        uid=limits.kernel_uid() if problem is None else None,
+        own_uid=problem is None and limits.kernel_uid() is not None,
         processes=options.processes,
         disk_mb=options.disk_mb,
         hidden_files=tuple(hidden_files),
+        import_keras=import_keras,
     )
     runner = _Runner(submission, recipe, options, prelude=prelude)
     return kernels.run(
@@ -153,7 +156,7 @@ class _Runner:
         cells = [nbformat.v4.new_code_cell(c.source) for c in self.submission.cells]
         notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("pass")])
         notes = [] if self.recipe.sandboxed else [f"not sandboxed: {sandbox_note}"]
-        notes += limits.unenforced(self.limits, sandboxed=self.recipe.sandboxed, uid=self.recipe.uid)
+        notes += limits.unenforced(self.limits, sandboxed=self.recipe.sandboxed, own_uid=self.recipe.own_uid)
         outcomes: list[CellOutcome] = []
         probe_facts = None
         artifacts = workspace / "artifacts"
@@ -177,6 +180,7 @@ class _Runner:
             client.kc = kernel.client
             await kernels.wait_until_ready(kernel, self.options.startup_timeout)
             kernels.record_start(prestarted, time.monotonic() - started)
+            await kernels.prepare_spare(self.recipe)
             async with client.async_setup_kernel(cleanup_kc=True):
                 watchdog = asyncio.ensure_future(self.watchdog.watch(lambda: _kernel_process(client)))
                 try:
@@ -208,7 +212,6 @@ class _Runner:
             shutil.rmtree(kernel.folder, ignore_errors=True)
         else:
             artifacts.mkdir(parents=True, exist_ok=True)
-        await kernels.prepare_spare(self.recipe)
         for cell in self.submission.cells[len(outcomes) :]:
             outcomes.append(
                 CellOutcome(

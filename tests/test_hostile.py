@@ -96,7 +96,7 @@ def hostile(tmp_path: Path) -> Iterator[Any]:
 
 def leftover_kernel_processes(run: HostileRun) -> list[psutil.Process]:
     """Processes still running as the kernel's uid (the grader runs it under its own when root)."""
-    uid = KERNEL_UID_BASE + run.grader_pid
+    uid = KERNEL_UID_BASE + 2 * run.grader_pid
     return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
 
 
@@ -277,7 +277,8 @@ def test_kernel_runs_unprivileged_under_the_limits(hostile: Any) -> None:
     run = hostile("privileges.py", "--processes", "100", "--disk-mb", "30")
     output = run.cell(2)["output"]
     if os.geteuid() == 0:
-        assert f"UID {KERNEL_UID_BASE + run.grader_pid} {KERNEL_UID_BASE + run.grader_pid}" in output
+        uid = KERNEL_UID_BASE + 2 * run.grader_pid  # the first of the grader process's two kernel uids
+        assert f"UID {uid} {uid}" in output
     assert "CapEff:\t0000000000000000" in output or "CapEff: 0000000000000000" in output
     assert f"NPROC 100 FSIZE {30 * 1024 * 1024}" in output
     assert output.count("DENIED") == 3 and "ALLOWED" not in output

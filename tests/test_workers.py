@@ -8,6 +8,7 @@ through the executors, so that the tests can read what each worker reports about
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ from sklearn.datasets import load_digits
 from grader.batch import BatchSettings, discover, plan
 from grader.executors import LocalExecutor, RayExecutor, Task, TaskOutcome
 from grader.grade import Overrides
-from tests.conftest import run_grade, write_notebook
+from tests.conftest import REPO, run_grade, write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -147,19 +148,53 @@ def test_ray_workers_get_the_held_out_data_from_the_object_store(
     assert [comparable(o) for o in on_ray] == [comparable(o) for o in local_outcomes]
 
 
-def test_changing_the_held_out_data_regrades_the_class(course: Path, tmp_path: Path) -> None:
+def test_changing_the_held_out_data_regrades_the_class_with_or_without_spare_kernels(
+    course: Path, tmp_path: Path
+) -> None:
     course = Path(shutil.copytree(course, tmp_path / "course"))
     out = tmp_path / "reports"
-    arguments = ("batch", course / "class", "--rubric", course / "rubric.yaml", "-j", "2", "--out", out)
+    arguments = ("batch", course / "class", "--rubric", course / "rubric.yaml", "-j", "1", "--out", out)
     first = run_grade(*arguments, out_dir=out, timeout=400)
     assert first.returncode == 0, first.stderr
     assert "3 submissions: 3 graded, 0 unchanged" in first.stdout
+    assert "kernels: 2 of 3 started ahead of need" in first.stderr
     unchanged = run_grade(*arguments, out_dir=out, timeout=400)
     assert "3 submissions: 0 graded, 3 unchanged" in unchanged.stdout
 
     write_held_out(course / "held-out.npz", 100)
-    regraded = run_grade(*arguments, out_dir=out, timeout=400)
+    regraded = run_grade(*arguments, "--no-spare-kernels", out_dir=out, timeout=400)
     assert regraded.returncode == 0, regraded.stderr
     assert "3 submissions: 3 graded, 0 unchanged" in regraded.stdout
+    assert "kernels: 0 of 3 started ahead of need" in regraded.stderr
     ann = json.loads((out / "ann.json").read_text())
     assert next(c for c in ann["checks"] if c["id"] == "accuracy")["metrics"]["samples"] == 100
+
+
+LOOK_AROUND = (
+    "import os\n"
+    "kernels = [p for p in os.listdir('/proc') if p.isdigit()\n"
+    "           and open(f'/proc/{p}/cmdline', 'rb').read().split(b'\\0')[1:3] == [b'-m', b'ipykernel_launcher']]\n"
+    "print('uid', os.getuid(), 'kernels visible', len(kernels))"
+)
+
+
+def test_a_spare_kernel_is_invisible_to_the_running_student_and_has_its_own_uid(tmp_path: Path) -> None:
+    (tmp_path / "class").mkdir()
+    for stem in ("first", "second", "third"):
+        write_notebook(tmp_path / "class" / f"{stem}.ipynb", LOOK_AROUND, exercise="conv-dims")
+    settings = BatchSettings(
+        rubric_path=None, rubrics_dir=REPO / "rubrics", overrides=Overrides(), out_dir=tmp_path / "out"
+    )
+    tasks = [
+        t for t in plan(discover(str(tmp_path / "class"), settings.out_dir), settings) if isinstance(t, Task)
+    ]
+    outcomes = list(LocalExecutor(1).run(tasks))
+    assert [o.kernel_prestarted for o in outcomes] == [False, True, True]
+    seen = []
+    for outcome in outcomes:
+        assert outcome.result_json is not None, outcome.failure
+        output = json.loads(outcome.result_json)["run"]["cells"][0]["output"]
+        assert output.endswith("kernels visible 1\n"), output
+        seen.append(int(output.split()[1]))
+    if os.geteuid() == 0:
+        assert seen[0] != seen[1] and seen[1] != seen[2], "a spare must not share the running kernel's uid"
