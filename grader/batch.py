@@ -53,7 +53,7 @@ class BatchSettings(BaseModel):
     out_dir: Path
     force: bool = False
     gpus: tuple[str, ...] = ()
-    spare_kernels: bool = True
+    spare_kernels: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -410,7 +410,13 @@ def batch_command(
     executor: Executor = (
         RayExecutor(address, workers, settings.gpus)
         if executor_name == "ray"
-        else LocalExecutor(workers, settings.gpus, spare_kernels=settings.spare_kernels)
+        else LocalExecutor(
+            workers,
+            settings.gpus,
+            spare_kernels=spare_kernels_by_default(workers, settings.gpus)
+            if settings.spare_kernels is None
+            else settings.spare_kernels,
+        )
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -434,6 +440,16 @@ def batch_command(
     if summary.kernel_waits:
         stderr.print(kernel_wait_line(summary.kernel_waits))
     return int(ExitCode.GRADER_FAILURE) if summary.grader_failures else int(ExitCode.GRADED)
+
+
+def spare_kernels_by_default(workers: int, gpus: tuple[str, ...]) -> bool:
+    """Spare kernels pay where they find idle CPU to boot on: beside GPU workers, or when -j leaves a core free.
+
+    Measured on 2 cores with notebooks that train (docs/performance.md): `-j 1` took 0.73x as long
+    with spares, but `-j 2` took 1.07-1.11x as long, the spares' start-up competing with the
+    training kernels (lowering their priority did not help).
+    """
+    return bool(gpus) or workers < (os.cpu_count() or 1)
 
 
 def kernel_wait_line(waits: tuple[tuple[bool, float], ...]) -> str:

@@ -388,9 +388,9 @@ def rubric_list(rubrics_dir: Path) -> None:
 @click.option("--address", help="Ray cluster address (with --executor ray; default: a local Ray instance).")
 @click.option(
     "--spare-kernels/--no-spare-kernels",
-    default=True,
-    show_default=True,
-    help="Local workers launch each next kernel while still measuring the last model.",
+    default=None,
+    help="Local workers launch each next kernel while the current one runs "
+    "(default: on with --gpus or when -j leaves a CPU free).",
 )
 @overrides_options
 @reports_errors
@@ -404,7 +404,7 @@ def grade_batch(
     gpus: str | None,
     executor_name: str,
     address: str | None,
-    spare_kernels: bool,
+    spare_kernels: bool | None,
     overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""

@@ -156,15 +156,20 @@ def hidden_data(tasks: Sequence[Task]) -> dict[datasets.DataKey, datasets.Datase
 
 
 _started: Any = None
+_unclaimed: Any = None
 
 
-def _start_worker(started: Any, gpu_ids: Any, shared: list[Any], spare_kernels: bool) -> None:
-    """Pool initializer: where to announce tasks, the batch's held-out data, spare kernels, and a GPU."""
-    global _started
-    _started = started
+def _start_worker(started: Any, unclaimed: Any, gpu_ids: Any, shared: list[Any], spare_kernels: bool) -> None:
+    """Pool initializer: where to announce tasks, the batch's held-out data, spare kernels, and a GPU.
+
+    `unclaimed` counts the tasks no worker has taken yet: a worker launches no spare kernel when
+    none is left for it to grade.
+    """
+    global _started, _unclaimed
+    _started, _unclaimed = started, unclaimed
     datasets.share(datasets.map_shared(shared))
     if spare_kernels:
-        kernels.keep_spares()
+        kernels.keep_spares(more_work=lambda: bool(unclaimed.value > 0))
     if gpu_ids is not None:
         gpu = gpu_ids.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
@@ -173,6 +178,8 @@ def _start_worker(started: Any, gpu_ids: Any, shared: list[Any], spare_kernels: 
 
 def _local_task(task: Task) -> TaskOutcome:
     _started.put(task.stem)
+    with _unclaimed.get_lock():
+        _unclaimed.value -= 1
     return grade_task(task)
 
 
@@ -204,6 +211,7 @@ class LocalExecutor:
         attempts: Counter[str] = Counter()
         while pending:
             started = self.context.Queue()
+            unclaimed = self.context.Value("i", len(pending))
             gpu_ids = None
             if self.gpus:
                 gpu_ids = self.context.Queue()
@@ -213,7 +221,7 @@ class LocalExecutor:
                 max_workers=min(self.workers, len(pending)),
                 mp_context=self.context,
                 initializer=_start_worker,
-                initargs=(started, gpu_ids, shared, self.spare_kernels),
+                initargs=(started, unclaimed, gpu_ids, shared, self.spare_kernels),
             )
             try:
                 futures: dict[Future[TaskOutcome], Task] = {

@@ -28,7 +28,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from multiprocessing import util as multiprocessing_util
 from pathlib import Path
@@ -106,6 +106,7 @@ class _Spares:
         self.spare: StartedKernel | None = None
         self.last_start: KernelStart | None = None
         self.launched = 0
+        self.more_work: Callable[[], bool] = lambda: True
 
 
 _state = _Spares()
@@ -134,8 +135,13 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
                 loop.remove_signal_handler(signum)
 
 
-def keep_spares() -> None:
-    """From now on, launch the next kernel as soon as one is shut down (a batch worker's set-up)."""
+def keep_spares(more_work: Callable[[], bool] = lambda: True) -> None:
+    """From now on, launch the next kernel as soon as the current one answers (a batch worker's set-up).
+
+    `more_work` tells whether another submission may still come this way; when it says no, no
+    spare is launched (it would boot for nothing).
+    """
+    _state.more_work = more_work
     if not _state.enabled:
         _state.enabled = True
         remove_abandoned_spares()
@@ -180,8 +186,8 @@ async def acquire(recipe: KernelRecipe, folder: Path) -> tuple[StartedKernel, bo
 
 
 async def prepare_spare(recipe: KernelRecipe) -> None:
-    """Launch the next kernel now, if this process keeps spares; a launch that fails is simply not kept."""
-    if not _state.enabled or _state.spare is not None:
+    """Launch the next kernel now, if this process keeps spares and may need one; a failed launch is not kept."""
+    if not _state.enabled or _state.spare is not None or not _state.more_work():
         return
     folder = Path(tempfile.mkdtemp(prefix=f"{SPARE_PREFIX}{os.getpid()}-"))
     try:

@@ -20,7 +20,7 @@ import psutil
 import pytest
 from sklearn.datasets import load_digits
 
-from grader.batch import BatchSettings, discover, plan
+from grader.batch import BatchSettings, discover, plan, spare_kernels_by_default
 from grader.executors import LocalExecutor, RayExecutor, Task, TaskOutcome
 from grader.grade import Overrides
 from tests.conftest import REPO, run_grade, write_notebook
@@ -154,7 +154,7 @@ def test_changing_the_held_out_data_regrades_the_class_with_or_without_spare_ker
     course = Path(shutil.copytree(course, tmp_path / "course"))
     out = tmp_path / "reports"
     arguments = ("batch", course / "class", "--rubric", course / "rubric.yaml", "-j", "1", "--out", out)
-    first = run_grade(*arguments, out_dir=out, timeout=400)
+    first = run_grade(*arguments, "--spare-kernels", out_dir=out, timeout=400)
     assert first.returncode == 0, first.stderr
     assert "3 submissions: 3 graded, 0 unchanged" in first.stdout
     assert "kernels: 2 of 3 started ahead of need" in first.stderr
@@ -198,3 +198,10 @@ def test_a_spare_kernel_is_invisible_to_the_running_student_and_has_its_own_uid(
         seen.append(int(output.split()[1]))
     if os.geteuid() == 0:
         assert seen[0] != seen[1] and seen[1] != seen[2], "a spare must not share the running kernel's uid"
+
+
+def test_spare_kernels_are_on_by_default_only_where_they_find_idle_cpu() -> None:
+    cores = os.cpu_count() or 1
+    assert spare_kernels_by_default(cores, ()) is False
+    assert spare_kernels_by_default(cores, ("0",)) is True
+    assert spare_kernels_by_default(cores - 1, ()) is (cores > 1)
