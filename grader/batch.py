@@ -1,9 +1,9 @@
 """Grading a whole class: find the submissions, skip what is already graded, grade the rest in parallel.
 
 A submission is graded at most once per (its bytes, its rubric and the files the rubric reads, the
-grader's version, the limits): these are hashed into a key kept beside the result in `<out>/.keys/<stem>.key`, written only
-after the result itself, so an interrupted batch loses nothing already graded and a re-run skips
-it. Reading the submission and finding its rubric happen here, in the parent, because they are
+grader's version, the limits): these are hashed into a key kept beside the result in
+`<out>/.keys/<stem>.key`, written only after the result itself, so an interrupted batch loses
+nothing already graded and a re-run skips it. Reading the submission and finding its rubric happen here, in the parent, because they are
 cheap and their errors (broken JSON, an unknown exercise) become that student's row at once;
 only the kernel and the model measurement go to the executor (`grader.executors`).
 """

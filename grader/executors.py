@@ -186,7 +186,7 @@ def _local_task(task: Task) -> TaskOutcome:
 class LocalExecutor:
     """A process pool on this machine: `workers` processes, or one per GPU, each with its own GPU.
 
-    With `spare_kernels` each worker launches its next kernel as soon as the last one is shut down.
+    With `spare_kernels` each worker launches its next kernel as soon as the current one answers.
 
     If a worker process itself dies (not a student's kernel: those die alone), the pool is rebuilt
     and the submissions that were not finished are graded again; one that was being graded when

@@ -7,9 +7,10 @@ launches the next one (`prepare_spare`), which boots while the student's cells r
 is measured. The next submission takes the spare if it needs the same recipe (sandbox, limits,
 hidden files, Keras); otherwise the spare is shut down and a fresh kernel launched. The spare runs
 as a uid of its own (`limits.kernel_uid`), in a sandbox of its own: the running student's code can
-neither see it nor count against its process limit. A spare has run nothing; the student's files are copied
-into its working folder only when it is taken, so a taken spare is indistinguishable, to the
-student's code, from a fresh kernel. Spares are off unless a process asks for them
+neither see it nor count against its process limit. A spare has run nothing but that Keras import
+(which the prelude would do before the student's first cell anyway); the student's files are
+copied into its working folder only when it is taken, so a taken spare is indistinguishable, to
+the student's code, from a fresh kernel. Spares are off unless a process asks for them
 (`keep_spares`, called by the batch worker pool): a single `grade` grades one submission.
 
 Every kernel of a process lives on one event loop (`run`), because a kernel manager's sockets
@@ -280,9 +281,7 @@ def _kernel_manager(
     if recipe.import_keras:
         kernel_argv.append(f"--IPKernelApp.exec_lines={IMPORT_KERAS}")
     env = kernel_env(layout.workdir)
-    rlimits = limits.rlimit_argv(
-        limits.KernelLimits(memory_mb=0, processes=recipe.processes, disk_mb=recipe.disk_mb)
-    )
+    rlimits = limits.rlimit_argv(recipe.processes, recipe.disk_mb)
     if recipe.sandboxed:
         argv = sandbox.bwrap_command(
             layout, [*rlimits, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *kernel_argv]

@@ -73,12 +73,12 @@ def system_tool(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path=SYSTEM_BIN)
 
 
-def rlimit_argv(limits: KernelLimits) -> list[str]:
+def rlimit_argv(processes: int, disk_mb: int) -> list[str]:
     """The `prlimit ... --` prefix that sets the process and file-size limits, or [] without prlimit."""
     prlimit = system_tool("prlimit")
     if prlimit is None:
         return []
-    return [prlimit, f"--nproc={limits.processes}", f"--fsize={limits.disk_mb * MIB}", "--"]
+    return [prlimit, f"--nproc={processes}", f"--fsize={disk_mb * MIB}", "--"]
 
 
 def drop_privileges_argv(uid: int) -> list[str]:
