@@ -36,6 +36,41 @@ def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
     return tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks)
 
 
+def unaccounted_operations(rubric: Rubric, model: ModelFacts) -> tuple[LayerFacts, ...]:
+    """The raw operations (`keras.ops` calls) in the model's graph whose type no layers check of the rubric lists.
+
+    A model is graded for what its whole graph computes: an operation the exercise does not ask
+    for, with constant arrays beside it, can be the real classifier while the listed layers only
+    look right.
+    """
+    listed = {formulas.canonical_type(layer.type) for c in rubric.checks if c.layers for layer in c.layers}
+    return tuple(
+        node
+        for node in model.layers
+        if node.kind == "op" and formulas.canonical_type(node.type) not in listed
+    )
+
+
+def describe_operations(nodes: tuple[LayerFacts, ...]) -> str:
+    """`Matmul (matmul, with 640 constant values), Add (add)`: what the graph computes besides its layers."""
+    shown = [
+        f"{node.type} ({node.name}"
+        + (f", with {node.constants:,} constant value{'s' if node.constants != 1 else ''}" if node.constants else "")
+        + ")"
+        for node in nodes[:8]
+    ]
+    more = f" and {len(nodes) - 8} more" if len(nodes) > 8 else ""
+    return ", ".join(shown) + more
+
+
+def accuracy_refusal(operations: tuple[LayerFacts, ...]) -> str:
+    return (
+        "not evaluated: the model computes with operations outside the layers the rubric lists: "
+        f"{describe_operations(operations)}; the grader measures accuracy only for models built from the "
+        "exercise's layers (use keras.layers, not keras.ops, inside the model)"
+    )
+
+
 def _run_check(rubric: Rubric, spec: CheckSpec, evidence: Evidence) -> CheckResult:
     if spec.variable is not None:
         return check_variable(spec, evidence)
@@ -177,11 +212,18 @@ def check_layers(
         return _result(spec, "pass", spec.points, matched, layer_rows=rows)
     points = spec.points * matches / len(rows) if spec.partial else 0.0
     row = rows[first]
+    extra = {r.actual["name"] for r in rows if r.status == "extra" and r.actual is not None}
+    operations = tuple(node for node in model.layers if node.kind == "op" and node.name in extra)
+    computes = (
+        f"the model computes with operation(s) the rubric does not list: {describe_operations(operations)}; "
+        if operations
+        else ""
+    )
     return _result(
         spec,
         "fail",
         points,
-        f"{matches} of {len(expected)} expected layers match; first difference at layer {row.position}: "
+        f"{computes}{matches} of {len(expected)} expected layers match; first difference at layer {row.position}: "
         + _describe(row),
         layer_rows=rows,
         first_difference=first,
@@ -196,8 +238,9 @@ def _describe(row: LayerRow) -> str:
         )
     if row.status == "extra":
         assert row.actual is not None
+        what = "operation" if row.actual.get("kind") == "op" else "layer"
         return (
-            f"an extra {row.actual['type']} layer ({row.actual['name']}) that the exercise does not ask for"
+            f"an extra {row.actual['type']} {what} ({row.actual['name']}) that the exercise does not ask for"
         )
     return row.explanation or "; ".join(row.differences)
 
@@ -261,6 +304,10 @@ def _actual_view(layer: LayerFacts) -> dict[str, Any]:
     view: dict[str, Any] = {"name": layer.name, "type": layer.type, **layer.config}
     view["output_shape"] = list(layer.output_shape) if layer.output_shape is not None else None
     view["params"] = layer.params
+    if layer.kind != "layer":
+        view["kind"] = layer.kind
+    if layer.constants:
+        view["constants"] = layer.constants
     return view
 
 

@@ -9,10 +9,13 @@ the error says which file to put where.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
 import pickle
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -97,11 +100,16 @@ class Preprocess(_Strict):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Model-ready inputs (float32) and integer labels (read-only: one copy is shared by every grade)."""
+    """Model-ready inputs (float32) and integer labels (read-only: one copy is shared by every grade).
+
+    `x_file` is a `.npy` file holding `x`, when there is one: the inspector maps it rather than
+    receiving a copy (see `inputs_file`).
+    """
 
     x: np.ndarray
     y: np.ndarray
     source: str
+    x_file: Path | None = None
 
     @property
     def num_classes(self) -> int:
@@ -168,9 +176,29 @@ def save_shared(prepared: dict[DataKey, Dataset], folder: Path) -> list[tuple[Da
 def map_shared(saved: list[tuple[DataKey, Path, Path, str]]) -> dict[DataKey, Dataset]:
     """The data `save_shared` wrote, memory-mapped read-only."""
     return {
-        data_key: Dataset(x=np.load(x_file, mmap_mode="r"), y=np.load(y_file, mmap_mode="r"), source=source)
+        data_key: Dataset(
+            x=np.load(x_file, mmap_mode="r"), y=np.load(y_file, mmap_mode="r"), source=source, x_file=x_file
+        )
         for data_key, x_file, y_file, source in saved
     }
+
+
+_inputs_files: dict[int, tuple[Dataset, Path]] = {}
+
+
+def inputs_file(data: Dataset) -> Path:
+    """A `.npy` file of `data.x` that the inspector can map: the batch's shared one, or one written once here."""
+    if data.x_file is not None:
+        return data.x_file
+    kept = _inputs_files.get(id(data))
+    if kept is not None and kept[0] is data:
+        return kept[1]
+    folder = Path(tempfile.mkdtemp(prefix="grader-inputs-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "x.npy"
+    np.save(path, np.ascontiguousarray(data.x))
+    _inputs_files[id(data)] = (data, path)
+    return path
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,6 +1,8 @@
 """Grading one submission end to end: rubric -> run -> inspect -> check -> `GradeResult`.
 
 This is the pipeline the CLI (and batch grading) calls; each stage hands the next a typed value.
+The inspect stage happens in the inspector process (`grader.inspector`), on the files the run
+accepted (`grader.artifacts`): the one file per model that is both measured and evaluated.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from grader import __version__, datasets, evaluate, formulas, inspect, migration, prelude
-from grader.check import Evidence, run_checks
+from grader import __version__, datasets, evaluate, formulas, inspector, migration, prelude, sandbox
+from grader.artifacts import Artifacts, ModelFile
+from grader.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
 from grader.errors import RubricError
 from grader.prelude import CompatChoice
-from grader.probe import ProbedModel, ProbeFacts
+from grader.probe import ProbedModel
 from grader.result import GradeResult, ModelFacts, RunFacts
 from grader.rubric import LoadedRubric, Rubric, find_rubrics, load_rubric
 from grader.run import RunOptions, SandboxMode, run_submission
@@ -74,8 +77,9 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         sandbox=overrides.sandbox,
     )
     setup = prelude.plan(submission, rubric, overrides.compat)
-    if rubric.needs_model:
-        inspect.warm_up()
+    models = _inspector(overrides.sandbox) if rubric.needs_model else None
+    if models is not None:
+        models.start()
     with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
         run = run_submission(
             submission,
@@ -90,10 +94,18 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
             prelude=setup.source,
             import_keras=setup.config.needs_keras,
         )
-        model, problem, notes = _measure_model(rubric, run.probe, run.artifacts, run.facts)
-        accuracy = evaluate.evaluate_checks(
-            rubric.checks, loaded.path.parent, model, run.probe, run.artifacts
-        )
+        model, chosen, problem, notes = _measure_model(rubric, run.artifacts, run.facts, models)
+        accuracy: dict[str, evaluate.AccuracyOutcome] = {}
+        if models is not None and model is not None:
+            operations = unaccounted_operations(rubric, model)
+            accuracy = evaluate.evaluate_checks(
+                rubric.checks,
+                loaded.path.parent,
+                chosen,
+                models,
+                history=_history(run.artifacts, model.variable),
+                refusal=accuracy_refusal(operations) if operations else None,
+            )
     evidence = Evidence(
         model=model,
         model_problem=problem,
@@ -112,11 +124,25 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         checks=checks,
         run=migration.explain_failures(run.facts, compat=setup.config.compat is not None),
         model=model,
-        notes=tuple(notes),
+        notes=(*run.artifacts.refusals, *notes),
         grader_version=__version__,
         migration=migration.scan(submission.cells),
         kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
     )
+
+
+def _inspector(mode: SandboxMode) -> inspector.Inspector:
+    """This process's inspector, sandboxed whenever the kernels are (started now, it imports TensorFlow meanwhile)."""
+    sandboxed = mode != "off" and sandbox.bwrap_problem() is None
+    return inspector.shared(inspector.InspectorSettings(sandboxed=sandboxed))
+
+
+def _history(artifacts: Artifacts, variable: str) -> dict[str, tuple[float | None, ...]] | None:
+    facts = artifacts.facts
+    probed = next((m for m in facts.models if m.variable == variable), None) if facts else None
+    if probed is None or not probed.history:
+        return None
+    return {key: tuple(values) for key, values in probed.history.items()}
 
 
 def _rubric_files(loaded: LoadedRubric) -> list[Path]:
@@ -142,13 +168,18 @@ def _run_problem(facts: RunFacts) -> str | None:
 
 
 def _measure_model(
-    rubric: Rubric, probe: ProbeFacts | None, artifacts: Path, facts: RunFacts
-) -> tuple[ModelFacts | None, str | None, list[str]]:
-    """Pick the model to grade among those the probe saved, and measure it grader-side."""
-    if not rubric.needs_model:
-        return None, None, []
+    rubric: Rubric, artifacts: Artifacts, facts: RunFacts, models: inspector.Inspector | None
+) -> tuple[ModelFacts | None, ModelFile | None, str | None, list[str]]:
+    """Pick the model to grade among those the probe saved, and measure it in the inspector.
+
+    Returns the measurement, the file it was measured from (the one accuracy checks evaluate), the
+    problem when there is no model to grade, and notes.
+    """
+    if not rubric.needs_model or models is None:
+        return None, None, None, []
+    probe = artifacts.facts
     if probe is None:
-        return None, _run_problem(facts) or "the notebook's models could not be inspected", []
+        return None, None, _run_problem(facts) or "the notebook's models could not be inspected", []
     if not probe.models:
         failed = [c.number for c in facts.cells if c.status == "error"]
         hint = (
@@ -158,15 +189,14 @@ def _measure_model(
         )
         return (
             None,
+            None,
             f"the notebook defines no Keras model (a keras.Model held in a global variable){hint}",
             [],
         )
     wanted = rubric.model.variable
     named = [m for m in probe.models if m.variable == wanted]
     candidates = named or list(probe.models)
-    measured: list[tuple[ProbedModel, ModelFacts | None, str | None]] = [
-        (m, *_measure_one(m, artifacts)) for m in candidates
-    ]
+    measured = [(m, *_measure_one(m, artifacts, models)) for m in candidates]
     chosen, model, problem = max(measured, key=lambda item: _similarity(rubric, item[1]))
     notes: list[str] = []
     if not named:
@@ -182,15 +212,19 @@ def _measure_model(
             f"`{chosen.variable}` was not built (its first layer has no input_shape); the grader built it "
             f"with input shape {rubric.model.input_shape} to measure it"
         )
-    return model, problem, notes
+    return model, artifacts.models.get(chosen.variable) if model else None, problem, notes
 
 
-def _measure_one(probed: ProbedModel, artifacts: Path) -> tuple[ModelFacts | None, str | None]:
-    if probed.error or probed.file is None:
-        return None, f"`{probed.variable}` could not be saved for inspection: {probed.error}"
+def _measure_one(
+    probed: ProbedModel, artifacts: Artifacts, models: inspector.Inspector
+) -> tuple[ModelFacts | None, str | None]:
+    saved = artifacts.models.get(probed.variable)
+    if probed.error or saved is None:
+        why = probed.error or "the probe saved no file for it"
+        return None, f"`{probed.variable}` could not be saved for inspection: {why}"
     try:
-        return inspect.measure(artifacts / probed.file, probed.variable), None
-    except inspect.ModelLoadError as exc:
+        return models.measure(saved), None
+    except inspector.InspectorError as exc:
         return None, f"`{probed.variable}`: {exc}"
 
 

@@ -5,7 +5,7 @@ uses it) takes seconds to answer after launch. A batch worker grades submission 
 so it need not wait those seconds each time: as soon as a submission's kernel answers, the worker
 launches the next one (`prepare_spare`), which boots while the student's cells run and the model
 is measured. The next submission takes the spare if it needs the same recipe (sandbox, limits,
-hidden files, Keras); otherwise the spare is shut down and a fresh kernel launched. The spare runs
+hidden files, Keras, limits); otherwise the spare is shut down and a fresh kernel launched. The spare runs
 as a uid of its own (`limits.kernel_uid`), in a sandbox of its own: the running student's code can
 neither see it nor count against its process limit. A spare has run nothing but that Keras import
 (which the prelude would do before the student's first cell anyway); the student's files are
@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -46,6 +47,14 @@ from grader import limits, sandbox
 T = TypeVar("T")
 SPARE_PREFIX = "grader-spare-"
 IMPORT_KERAS = "import keras; del keras"
+PASSED_THROUGH = (
+    "CUDA_VISIBLE_DEVICES",
+    "TF_FORCE_GPU_ALLOW_GROWTH",
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_ENABLE_ONEDNN_OPTS",
+)
 
 
 class KernelRecipe(BaseModel):
@@ -63,31 +72,49 @@ class KernelRecipe(BaseModel):
     own_uid: bool
     processes: int
     disk_mb: int
+    memory_mb: int = 4096
     hidden_files: tuple[Path, ...] = ()
     import_keras: bool = False
 
 
 @dataclass(frozen=True)
 class StartedKernel:
-    """A launched kernel, its connected client, and the folder it owns (working folder, artifacts, sockets, log).
+    """A launched kernel, its connected client, the folder it owns and the memory cgroup that confines it.
 
-    The client's channels are opened at launch, so that by the time a spare is taken ZeroMQ has
-    long connected and subscribed, and the first handshake needs no retry.
+    The folder holds its working folder, the artifacts folder the probe writes to, the sockets and
+    the log. The client's channels are opened at launch, so that by the time a spare is taken
+    ZeroMQ has long connected and subscribed, and the first handshake needs no retry.
     """
 
     recipe: KernelRecipe
-    layout: sandbox.SandboxLayout
     folder: Path
+    uid: int | None
     manager: limits.UidKernelManager
     client: AsyncKernelClient
+    cgroup: limits.MemoryCgroup | None = None
 
     @property
-    def uid(self) -> int | None:
-        return self.layout.uid
+    def workdir(self) -> Path:
+        return self.folder / "work"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.folder / "artifacts"
+
+    @property
+    def ipc(self) -> Path:
+        return self.folder / "ipc"
 
     @property
     def log(self) -> Path:
         return self.folder / "kernel.log"
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the launched command (bubblewrap, when sandboxed): the root of the kernel's tree."""
+        process = getattr(getattr(self.manager, "provisioner", None), "process", None)
+        pid = getattr(process, "pid", None)
+        return int(pid) if pid is not None else None
 
 
 @dataclass(frozen=True)
@@ -199,27 +226,33 @@ async def prepare_spare(recipe: KernelRecipe) -> None:
 
 async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
     """Create the kernel's folders, give them to its uid, and start it (without waiting for it to answer)."""
-    uid = limits.kernel_uid(_state.launched) if recipe.own_uid else None
+    uid = limits.kernel_uid(limits.kernel_slot(_state.launched)) if recipe.own_uid else None
     _state.launched += 1
+    workdir, artifacts, ipc = folder / "work", folder / "artifacts", folder / "ipc"
     layout = sandbox.SandboxLayout(
-        workdir=folder / "work",
-        artifacts=folder / "artifacts",
-        ipc=folder / "ipc",
+        workdir=workdir,
+        writable=(artifacts, ipc),
         hidden_files=recipe.hidden_files,
         uid=uid,
         tmp_mb=recipe.disk_mb,
     )
-    for path in (layout.workdir, layout.artifacts, layout.ipc):
+    for path in (workdir, artifacts, ipc):
         path.mkdir(parents=True, exist_ok=True)
     if uid is not None:
-        limits.hand_over((layout.workdir, layout.artifacts, layout.ipc), uid)
-    manager = _kernel_manager(recipe, layout, folder)
-    with open(folder / "kernel.log", "wb") as log:
-        await manager.start_kernel(stdout=log, stderr=log)
+        limits.hand_over((workdir, artifacts, ipc), uid)
+    cgroup = limits.MemoryCgroup.create(recipe.memory_mb)
+    manager = _kernel_manager(recipe, layout, folder, cgroup)
+    try:
+        with open(folder / "kernel.log", "wb") as log:
+            await manager.start_kernel(stdout=log, stderr=log)
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        raise
     client = manager.client()
     client.allow_stdin = False
     client.start_channels()
-    return StartedKernel(recipe=recipe, layout=layout, folder=folder, manager=manager, client=client)
+    return StartedKernel(recipe=recipe, folder=folder, uid=uid, manager=manager, client=client, cgroup=cgroup)
 
 
 async def wait_until_ready(kernel: StartedKernel, timeout: float) -> None:
@@ -246,23 +279,45 @@ async def wait_until_ready(kernel: StartedKernel, timeout: float) -> None:
             raise RuntimeError(f"the kernel did not answer within {timeout:.0f} s")
 
 
-async def discard(kernel: StartedKernel) -> None:
-    """Shut a kernel down at once and remove its folder."""
+async def shut_down(kernel: StartedKernel) -> None:
+    """Stop the kernel and everything it started (its memory cgroup too), keeping its folder to be read."""
     with contextlib.suppress(Exception):
         kernel.client.stop_channels()
     with contextlib.suppress(Exception):
         await kernel.manager.shutdown_kernel(now=True)
     with contextlib.suppress(Exception):
         await kernel.manager.cleanup_resources()
+    if kernel.cgroup is not None:
+        kernel.cgroup.remove()
+
+
+def remove(kernel: StartedKernel) -> None:
+    """Remove a shut-down kernel's folder (rmtree follows no link the kernel may have left)."""
     shutil.rmtree(kernel.folder, ignore_errors=True)
+
+
+async def discard(kernel: StartedKernel) -> None:
+    """Shut a kernel down at once and remove its folder."""
+    await shut_down(kernel)
+    remove(kernel)
 
 
 def hand_in(kernel: StartedKernel, files: list[Path]) -> None:
     """Copy the submission and the files the exercise hands out into the kernel's working folder."""
     for file in files:
-        shutil.copy2(file, kernel.layout.workdir / file.name)
+        shutil.copy2(file, kernel.workdir / file.name)
     if kernel.uid is not None:
-        limits.hand_over((kernel.layout.workdir,), kernel.uid)
+        limits.hand_over((kernel.workdir,), kernel.uid)
+
+
+def probe_folder(kernel: StartedKernel) -> str:
+    """A fresh folder, of a name nobody can guess, for the probe to write into (see `grader.artifacts`)."""
+    name = f"probe-{secrets.token_hex(8)}"
+    folder = kernel.artifacts / name
+    folder.mkdir(mode=0o755)
+    if kernel.uid is not None:
+        os.chown(folder, kernel.uid, kernel.uid)
+    return name
 
 
 def _discard_spare_at_exit() -> None:
@@ -273,27 +328,26 @@ def _discard_spare_at_exit() -> None:
 
 
 def _kernel_manager(
-    recipe: KernelRecipe, layout: sandbox.SandboxLayout, folder: Path
+    recipe: KernelRecipe, layout: sandbox.SandboxLayout, folder: Path, cgroup: limits.MemoryCgroup | None
 ) -> limits.UidKernelManager:
     spec_dir = folder / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
+    workdir = layout.workdir or folder
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if recipe.import_keras:
         kernel_argv.append(f"--IPKernelApp.exec_lines={IMPORT_KERAS}")
-    env = kernel_env(layout.workdir)
-    rlimits = limits.rlimit_argv(recipe.processes, recipe.disk_mb)
-    if recipe.sandboxed:
-        argv = sandbox.bwrap_command(
-            layout, [*rlimits, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *kernel_argv]
-        )
-    else:
-        argv = [*rlimits, *kernel_argv]
+    prefix = [
+        *limits.clean_env_argv(kernel_env(workdir)),
+        *(cgroup.join_argv() if cgroup is not None else []),
+        *limits.rlimit_argv(recipe.processes, recipe.disk_mb),
+    ]
+    argv = [*prefix, *(sandbox.bwrap_command(layout, kernel_argv) if recipe.sandboxed else kernel_argv)]
     spec = {
         "argv": argv,
         "display_name": "grader",
         "language": "python",
         "interrupt_mode": "message",
-        "env": {} if recipe.sandboxed else env,
+        "env": {},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
@@ -301,16 +355,20 @@ def _kernel_manager(
         kernel_name="grader",
         kernel_spec_manager=specs,
         transport="ipc",
-        ip=str(layout.ipc / "kernel"),
-        connection_file=str(layout.ipc / "connection.json"),
-        cwd=str(layout.workdir),
+        ip=str(folder / "ipc" / "kernel"),
+        connection_file=str(folder / "ipc" / "connection.json"),
+        cwd=str(workdir),
     )
     manager.kernel_uid = layout.uid
     return manager
 
 
 def kernel_env(workdir: Path) -> dict[str, str]:
-    """The kernel's whole environment: nothing of the grader's leaks in except what is listed here."""
+    """The kernel's whole environment: nothing of the grader's leaks in except what is listed here.
+
+    Passed through from the grader: the GPU assignment and TensorFlow's numeric settings (thread
+    counts, oneDNN), so that an instructor can reproduce a run on the machine that graded it.
+    """
     env = {
         "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
@@ -322,7 +380,7 @@ def kernel_env(workdir: Path) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0",
     }
-    for name in ("CUDA_VISIBLE_DEVICES", "TF_FORCE_GPU_ALLOW_GROWTH", "OMP_NUM_THREADS"):
+    for name in PASSED_THROUGH:
         if name in os.environ:
             env[name] = os.environ[name]
     return env

@@ -1,7 +1,7 @@
 """The prelude: the cell the grader runs in the student's kernel before the student's first cell.
 
-It installs `grader.compat` in the kernel (as the module `grader_compat`) with a configuration
-built here from the rubric and the command line. What the kernel records comes back through the
+It installs `grader.kernel.compat` in the kernel (see `grader.kernel.cell_source`) with a
+configuration built here from the rubric and the command line. What the kernel records comes back through the
 probe as `KernelCompatFacts`, validated and bounded like every other fact the kernel writes.
 """
 
@@ -13,11 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader import kernel
 from grader.result import CompatUse, KernelSetup, TrainingEvent
 from grader.rubric import Rubric
 from grader.submission import Submission
 
-COMPAT_SOURCE = Path(__file__).with_name("compat.py")
 KERAS_MENTION = re.compile(r"\b(keras|tensorflow)\b")
 
 CompatMode = Literal["keras2"]
@@ -47,21 +47,10 @@ def mentions_keras(submission: Submission) -> bool:
 
 
 def prelude_source(config: PreludeConfig) -> str:
-    """A cell that loads `grader/compat.py` as `grader_compat` and installs it, leaving no names behind."""
+    """A cell that installs the kernel-side setup and runs it, leaving no names behind."""
     settings = config.model_dump()
     settings["import_keras"] = config.needs_keras
-    source = COMPAT_SOURCE.read_text(encoding="utf-8")
-    return (
-        "def _grader_prelude(source, config):\n"
-        "    import sys, types\n"
-        "    module = types.ModuleType('grader_compat')\n"
-        "    module.__file__ = '<grader_compat>'\n"
-        "    sys.modules['grader_compat'] = module\n"
-        "    exec(compile(source, '<grader_compat>', 'exec'), module.__dict__)\n"
-        "    module.install(config)\n"
-        f"_grader_prelude({source!r}, {settings!r})\n"
-        "del _grader_prelude\n"
-    )
+    return kernel.cell_source("compat.install", {"config": settings}, modules=("compat",))
 
 
 class ProbedCompatUse(BaseModel):
@@ -91,7 +80,7 @@ class ProbedTrainingEvent(BaseModel):
 
 
 class KernelCompatFacts(BaseModel):
-    """`grader_compat.USES` and `.TRAINING` as the probe found them."""
+    """The kernel-side `compat.USES` and `.TRAINING` as the probe found them."""
 
     model_config = ConfigDict(frozen=True)
 

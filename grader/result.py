@@ -45,16 +45,27 @@ class RunFacts(Frozen):
     failing_cells: tuple[int, ...]
     cells: tuple[CellOutcome, ...]
     notes: tuple[str, ...] = ()
+    enforcement: tuple[str, ...] = Field(default=(), description="How the limits were enforced on this host.")
+
+
+NodeKind = Literal["layer", "op", "model"]
 
 
 class LayerFacts(Frozen):
-    """One layer of a saved model, as the grader measured it."""
+    """One node of a saved model's computation graph, as the grader measured it.
+
+    Most nodes are layers. A raw operation (a `keras.ops` call in a functional model) is a node of
+    kind "op" and a nested model one of kind "model": neither is in `model.layers`, but both are
+    part of what the model computes, so both are rows of the layer table.
+    """
 
     name: str
     type: str
     config: dict[str, Any]
     output_shape: tuple[int | None, ...] | None
     params: int
+    kind: NodeKind = "layer"
+    constants: int = Field(default=0, description="Values of constant arrays the node computes with (not weights).")
 
 
 class ModelFacts(Frozen):
@@ -66,6 +77,11 @@ class ModelFacts(Frozen):
     total_params: int
     input_shape: tuple[int | None, ...] | None
     output_shape: tuple[int | None, ...] | None
+    constants: int = Field(default=0, description="Constant values in the graph outside the weights.")
+    weights_sha256: str | None = Field(default=None, description="Hash of every weight, in graph order.")
+    weights_sketch: tuple[float, ...] = Field(
+        default=(), description="A fixed random projection of the weights, to find near-identical models."
+    )
 
 
 class LayerRow(Frozen):
@@ -105,7 +121,13 @@ class Metrics(Frozen):
     data: str
     input_shape: tuple[int, ...]
     per_class: tuple[ClassScore, ...]
-    confusion: tuple[tuple[int, ...], ...] = Field(description="Rows: true label; columns: predicted label.")
+    confusion: tuple[tuple[int, ...], ...] = Field(
+        description="Rows: true label; columns: predicted label, one per class of the held-out labels."
+    )
+    other: tuple[int, ...] = Field(
+        default=(),
+        description="Per true label: predictions outside the held-out labels' classes, in one 'other' column.",
+    )
     tiers: tuple[TierOutcome, ...] = ()
     history: dict[str, tuple[float | None, ...]] | None = Field(
         default=None, description="Per-epoch training metrics from the notebook's `fit` (untrusted)."

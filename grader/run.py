@@ -4,6 +4,9 @@ A failing cell does not stop the run (later cells still run, as a student would 
 Jupyter); a cell past its time is interrupted; a kernel that dies or is stopped for memory ends
 the run, and every cell it did not reach is reported as skipped. Nothing the student does can
 raise out of here: every outcome becomes a `CellOutcome`.
+
+What the kernel leaves behind (facts.json and the saved models) is read only once the kernel and
+everything it started are gone, and then as hostile input (`grader.artifacts`).
 """
 
 from __future__ import annotations
@@ -13,20 +16,19 @@ import atexit
 import math
 import queue
 import re
-import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import nbformat
-import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 from pydantic import BaseModel, ConfigDict
 
-from grader import kernels, limits, noise, probe, sandbox
+from grader import artifacts, kernels, limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
 from grader.result import CellOutcome, RunFacts
 from grader.submission import Submission
@@ -53,12 +55,27 @@ class RunOptions(BaseModel):
     startup_timeout: float = 120
 
 
-class RunResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class RunResult:
+    """How the notebook ran, and what the grader accepted of what its kernel left behind."""
 
     facts: RunFacts
-    probe: probe.ProbeFacts | None
-    artifacts: Path
+    artifacts: artifacts.Artifacts
+
+    @property
+    def probe(self) -> probe.ProbeFacts | None:
+        return self.artifacts.facts
+
+
+@dataclass
+class _Finished:
+    """The coroutine's part of a run: the cells' outcomes, and the shut-down kernel whose folder is left to read."""
+
+    outcomes: list[CellOutcome]
+    notes: list[str]
+    kernel: kernels.StartedKernel | None
+    probe_folder: str | None
+    started: float
 
 
 def run_submission(
@@ -91,13 +108,15 @@ def run_submission(
         own_uid=problem is None and limits.kernel_uid() is not None,
         processes=options.processes,
         disk_mb=options.disk_mb,
+        memory_mb=options.memory_mb,
         hidden_files=tuple(hidden_files),
         import_keras=import_keras,
     )
     runner = _Runner(submission, recipe, options, prelude=prelude)
-    return kernels.run(
+    finished = kernels.run(
         runner.run(workspace, [submission.path, *files], variables, input_shape, sandbox_note=problem)
     )
+    return runner.result(finished, workspace / "artifacts")
 
 
 class _BoundedClient(NotebookClient):
@@ -142,6 +161,7 @@ class _Runner:
             memory_mb=options.memory_mb, processes=options.processes, disk_mb=options.disk_mb
         )
         self.watchdog = limits.Watchdog(self.limits, ())
+        self.enforcement = limits.MemoryEnforcement.of(None, options.memory_mb)
 
     async def run(
         self,
@@ -150,22 +170,22 @@ class _Runner:
         variables: tuple[str, ...],
         input_shape: tuple[int, ...] | None,
         sandbox_note: str | None,
-    ) -> RunResult:
+    ) -> _Finished:
         started = time.monotonic()
         asyncio.get_running_loop().set_exception_handler(_quiet_abandoned_polls)
         cells = [nbformat.v4.new_code_cell(c.source) for c in self.submission.cells]
         notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("pass")])
         notes = [] if self.recipe.sandboxed else [f"not sandboxed: {sandbox_note}"]
         notes += limits.unenforced(self.limits, sandboxed=self.recipe.sandboxed, own_uid=self.recipe.own_uid)
-        outcomes: list[CellOutcome] = []
-        probe_facts = None
-        artifacts = workspace / "artifacts"
-        kernel: kernels.StartedKernel | None = None
+        finished = _Finished(outcomes=[], notes=notes, kernel=None, probe_folder=None, started=started)
+        outcomes = finished.outcomes
         client: _BoundedClient | None = None
         try:
             kernel, prestarted = await kernels.acquire(self.recipe, workspace / "kernel")
+            finished.kernel = kernel
             kernels.hand_in(kernel, files)
-            self.watchdog = limits.Watchdog(self.limits, (kernel.layout.workdir, kernel.layout.artifacts))
+            self.watchdog = limits.Watchdog(self.limits, (kernel.workdir, kernel.artifacts), kernel.cgroup)
+            self.enforcement = limits.MemoryEnforcement.of(kernel.cgroup, self.options.memory_mb)
             client = _BoundedClient(
                 notebook,
                 km=kernel.manager,
@@ -180,53 +200,64 @@ class _Runner:
             client.kc = kernel.client
             await kernels.wait_until_ready(kernel, self.options.startup_timeout)
             kernels.record_start(prestarted, time.monotonic() - started)
+            self.watchdog.start(kernel.pid)
             await kernels.prepare_spare(self.recipe)
             async with client.async_setup_kernel(cleanup_kc=True):
-                watchdog = asyncio.ensure_future(self.watchdog.watch(lambda: _kernel_process(client)))
-                try:
-                    started += await self._run_prelude(client, notes)
-                    alive = await self._run_cells(client, cells, started, outcomes)
-                    if alive:
-                        probe_facts = await self._run_probe(
-                            client, kernel.layout.artifacts, variables, input_shape, notes
-                        )
-                finally:
-                    watchdog.cancel()
+                finished.started += await self._run_prelude(client, notes)
+                alive = await self._run_cells(client, cells, finished.started, outcomes)
+                if alive:
+                    finished.probe_folder = kernels.probe_folder(kernel)
+                    await self._run_probe(
+                        client, kernel.artifacts / finished.probe_folder, variables, input_shape, notes
+                    )
         except DeadKernelError:
             pass
         except (RuntimeError, TimeoutError, OSError) as exc:
             if not outcomes:
+                self.watchdog.stop()
                 if client is not None:
                     atexit.unregister(client._cleanup_kernel)
-                log_tail = _tail(kernel.log) if kernel is not None else ""
-                if kernel is not None:
-                    await kernels.discard(kernel)
+                failed, finished.kernel = finished.kernel, None
+                log_tail = _tail(failed.log) if failed is not None else ""
+                if failed is not None:
+                    await kernels.discard(failed)
                 raise KernelFailure(
                     f"the Jupyter kernel did not start: {exc}"
                     + (f"\n  kernel log: {log_tail}" if log_tail else ""),
                     hint="check that ipykernel is installed in the grader's environment; "
                     "try --no-sandbox to see whether the sandbox is the cause",
                 ) from None
+        finally:
+            self.watchdog.stop()
+        if finished.kernel is not None:
+            await kernels.shut_down(finished.kernel)
+        return finished
+
+    def result(self, finished: _Finished, snapshot: Path) -> RunResult:
+        """Read what the (shut-down) kernel left behind, then remove its folder; off the event loop."""
+        kernel = finished.kernel
+        collected = artifacts.Artifacts.empty()
         if kernel is not None:
-            shutil.move(kernel.layout.artifacts, artifacts)
-            shutil.rmtree(kernel.folder, ignore_errors=True)
-        else:
-            artifacts.mkdir(parents=True, exist_ok=True)
+            collected = artifacts.collect(kernel.artifacts, finished.probe_folder, snapshot)
+            kernels.remove(kernel)
+        outcomes = finished.outcomes
         for cell in self.submission.cells[len(outcomes) :]:
             outcomes.append(
                 CellOutcome(
                     number=cell.number, first_line=cell.first_line, source=cell.source, status="skipped"
                 )
             )
+        device = collected.facts.device if collected.facts else "unknown (the probe did not run)"
         facts = RunFacts(
-            duration_s=round(time.monotonic() - started, 3),
-            device=probe_facts.device if probe_facts else "unknown (the probe did not run)",
+            duration_s=round(time.monotonic() - finished.started, 3),
+            device=device,
             sandboxed=self.recipe.sandboxed,
             failing_cells=tuple(c.number for c in outcomes if c.status not in ("ok", "skipped")),
             cells=tuple(outcomes),
-            notes=tuple(notes),
+            notes=tuple(finished.notes),
+            enforcement=(self.enforcement.description,),
         )
-        return RunResult(facts=facts, probe=probe_facts, artifacts=artifacts)
+        return RunResult(facts=facts, artifacts=collected)
 
     async def _run_cells(
         self, client: _BoundedClient, cells: list[Any], started: float, outcomes: list[CellOutcome]
@@ -245,7 +276,8 @@ class _Runner:
                 status = "timeout"
             except DeadKernelError:
                 breach = self.watchdog.breach
-                status = "memory" if breach is not None and breach.limit == "memory" else "died"
+                memory = (breach is not None and breach.limit == "memory") or self.watchdog.oom_killed()
+                status = "memory" if memory else "died"
             outcome = self._outcome(client, cell, index, source, status, limit)
             outcomes.append(outcome)
             if status in ("died", "memory"):
@@ -279,6 +311,8 @@ class _Runner:
             hint = f"Stopped after {limit:.0f} s ({which}). Look for an endless loop or too many training epochs."
         elif status in ("memory", "died") and self.watchdog.breach is not None:
             hint = self.watchdog.breach.hint
+        elif status == "memory":
+            hint = limits.memory_hint(self.options.memory_mb) + " (The hard memory limit stopped it.)"
         elif status == "died":
             hint = "The kernel died while running this cell (it exited, crashed or was killed)."
         truncated = index in client.truncated
@@ -335,12 +369,12 @@ class _Runner:
     async def _run_probe(
         self,
         client: _BoundedClient,
-        artifacts: Path,
+        out_dir: Path,
         variables: tuple[str, ...],
         input_shape: tuple[int, ...] | None,
         notes: list[str],
-    ) -> probe.ProbeFacts | None:
-        source = probe.probe_source(artifacts, variables, input_shape)
+    ) -> None:
+        source = probe.probe_source(str(out_dir), variables, input_shape)
         cell = nbformat.v4.new_code_cell(source)
         client.timeout = PROBE_TIMEOUT_S
         client.output_limit = max(client.output_limit, 64 * 1024)
@@ -348,11 +382,10 @@ class _Runner:
             await client.async_execute_cell(cell, len(self.submission.cells), store_history=False)
         except (CellTimeoutError, DeadKernelError):
             notes.append("the grader's probe could not finish in the student's kernel")
-            return None
+            return
         _, error = _collect_output(cell.outputs)
         if error is not None:
-            notes.append(f"the grader's probe failed: {error.get('ename')}: {error.get('evalue')}")
-        return probe.read_probe_facts(artifacts)
+            notes.append(f"the grader's probe failed: {error.get('ename')}: {str(error.get('evalue'))[:300]}")
 
 
 def _tail(log: Path, lines: int = 3) -> str:
@@ -371,18 +404,6 @@ def _quiet_abandoned_polls(loop: asyncio.AbstractEventLoop, context: dict[str, A
     if isinstance(context.get("exception"), queue.Empty):
         return
     loop.default_exception_handler(context)
-
-
-def _kernel_process(client: NotebookClient) -> psutil.Process | None:
-    provisioner = getattr(client.km, "provisioner", None)
-    process = getattr(provisioner, "process", None)
-    pid = getattr(process, "pid", None)
-    if pid is None:
-        return None
-    try:
-        return psutil.Process(pid)
-    except psutil.Error:
-        return None
 
 
 def _collect_noise(outputs: list[Any]) -> str:

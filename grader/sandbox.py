@@ -28,13 +28,17 @@ ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 class SandboxLayout(BaseModel):
-    """The folders one kernel may write to; everything else it sees is read-only or absent."""
+    """What one sandboxed process sees besides the system: the folders it may write, the few it may read.
+
+    `workdir` is its working directory and HOME (writable); `writable` and `readable` are further
+    folders mounted at their own paths; `hidden_files` are masked with an empty file.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    workdir: Path
-    artifacts: Path
-    ipc: Path
+    workdir: Path | None = None
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
     hidden_files: tuple[Path, ...] = ()
     uid: int | None = None
     tmp_mb: int | None = None
@@ -73,13 +77,15 @@ def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
     With `layout.uid` (the grader is root), bwrap creates no user namespace, keeps only the
     capabilities `setpriv` needs to switch to that uid, and `setpriv` drops them all before the
     kernel starts; folders bwrap creates are 0755 so the unprivileged kernel can reach its own.
+    bwrap passes on the environment it was started with: start it from a clean one
+    (`limits.clean_env_argv`), since its own first process keeps it too.
     """
     bwrap = shutil.which("bwrap") or "bwrap"
     if layout.uid is None:
         argv = [bwrap, "--unshare-all"]
     else:
         argv = [bwrap, *ROOT_UNSHARE, *[a for cap in ROOT_CAPS for a in ("--cap-add", cap)]]
-    argv += ["--die-with-parent", "--new-session", "--unsetenv", "JPY_PARENT_PID"]
+    argv += ["--die-with-parent", "--new-session"]
     for system_dir in SYSTEM_DIRS:
         if Path(system_dir).is_dir():
             argv += ["--ro-bind", system_dir, system_dir]
@@ -95,13 +101,17 @@ def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
     # After the tmpfs mounts, so that a Python environment under /tmp is not hidden by them.
     for root in python_roots():
         argv += [*_open_parents(root), "--ro-bind", str(root), str(root)]
+    for readable in layout.readable:
+        argv += [*_open_parents(readable), "--ro-bind", str(readable), str(readable)]
     for hidden in layout.hidden_files:
         argv += ["--ro-bind", "/dev/null", str(hidden)]
     for device in sorted(Path("/dev").glob("nvidia*")):
         argv += ["--dev-bind", str(device), str(device)]
-    for writable in (layout.workdir, layout.artifacts, layout.ipc):
-        argv += [*_open_parents(writable), "--bind", str(writable), str(writable)]
-    argv += ["--chdir", str(layout.workdir), "--setenv", "HOME", str(layout.workdir)]
+    writable = (layout.workdir, *layout.writable) if layout.workdir is not None else layout.writable
+    for folder in writable:
+        argv += [*_open_parents(folder), "--bind", str(folder), str(folder)]
+    home = str(layout.workdir) if layout.workdir is not None else "/tmp"
+    argv += ["--chdir", home, "--setenv", "HOME", home]
     if layout.uid is not None:
         argv += limits.drop_privileges_argv(layout.uid)
     return argv + kernel_argv

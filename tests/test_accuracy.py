@@ -8,10 +8,12 @@ command in the sandbox, with real (seeded, small) training.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import pickle
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader import datasets, evaluate, plots
+from grader import datasets, evaluate, inspector, plots, sandbox
+from grader.artifacts import ModelFile
 from grader.check import check_accuracy
 from grader.errors import RubricError
 from grader.evaluate import EvaluationError
-from grader.inspect import keras_module
+from grader.measure import keras_module
 from grader.result import ClassScore, Metrics
 from grader.rubric import CheckSpec, parse_rubric
 from tests.conftest import REPO, Graded, run_grade, write_notebook
@@ -201,11 +204,20 @@ def test_the_bundled_digits_and_the_data_file_are_hidden_from_the_kernel(tmp_pat
     assert datasets.files_to_hide([], tmp_path) == ()
 
 
-# --- evaluation ----------------------------------------------------------------------------------
+# --- evaluation: the real inspector process, sandboxed where bubblewrap can run -----------------
 
 
 @pytest.fixture(scope="module")
-def digits_model() -> tuple[Any, datasets.Dataset]:
+def models_inspector() -> Iterator[inspector.Inspector]:
+    """One real inspector process for the module, as a batch worker keeps one."""
+    settings = inspector.InspectorSettings(sandboxed=sandbox.bwrap_problem() is None)
+    inspecting = inspector.Inspector(settings)
+    yield inspecting
+    inspecting.close()
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, datasets.Dataset, Path]:
     """A small dense model trained for a few seeded epochs on most of the digits; the rest held out."""
     keras = keras_module()
     keras.utils.set_random_seed(0)
@@ -216,12 +228,30 @@ def digits_model() -> tuple[Any, datasets.Dataset]:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(data.x[:1400], data.y[:1400], epochs=8, batch_size=64, verbose=0)
     held_out = datasets.Dataset(x=data.x[1400:], y=data.y[1400:], source="digits 1400-")
-    return model, held_out
+    return model, held_out, tmp_path_factory.mktemp("models")
 
 
-def test_evaluation_matches_a_bare_predict_and_counts_every_image(digits_model: tuple[Any, Any]) -> None:
-    model, held_out = digits_model
-    metrics = evaluate.evaluate(model, held_out)
+def saved(model: Any, folder: Path, name: str) -> ModelFile:
+    path = folder / f"{name}.keras"
+    model.save(path)
+    return ModelFile(variable=name, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=0)
+
+
+def evaluated(
+    models_inspector: inspector.Inspector, model: ModelFile, held_out: datasets.Dataset, batch_size: int = 256
+) -> Metrics:
+    prediction = models_inspector.predict(
+        model, datasets.inputs_file(held_out), held_out.num_classes, batch_size
+    )
+    return evaluate.score(prediction, held_out, 0.0)
+
+
+@pytest.mark.slow
+def test_evaluation_matches_a_bare_predict_and_counts_every_image(
+    models_inspector: inspector.Inspector, digits_model: tuple[Any, Any, Path]
+) -> None:
+    model, held_out, folder = digits_model
+    metrics = evaluated(models_inspector, saved(model, folder, "dense"), held_out)
     expected = float((model.predict(held_out.x, verbose=0).argmax(axis=1) == held_out.y).mean())
     assert metrics.accuracy == pytest.approx(expected, abs=1e-6)
     assert 0.5 < metrics.accuracy < 1.0  # trained: far above chance (0.1), yet not perfect
@@ -233,39 +263,100 @@ def test_evaluation_matches_a_bare_predict_and_counts_every_image(digits_model: 
     assert metrics.device.startswith(("CPU", "GPU"))
 
 
-def test_evaluation_is_the_same_from_run_to_run_and_for_any_batch_size(digits_model: tuple[Any, Any]) -> None:
-    model, held_out = digits_model
-    first = evaluate.evaluate(model, held_out)
+@pytest.mark.slow
+def test_evaluation_is_the_same_from_run_to_run_and_for_any_batch_size(
+    models_inspector: inspector.Inspector, digits_model: tuple[Any, Any, Path]
+) -> None:
+    model, held_out, folder = digits_model
+    file = saved(model, folder, "dense")
+    first = evaluated(models_inspector, file, held_out)
     for batch_size in (256, 7, 1000):
-        again = evaluate.evaluate(model, held_out, batch_size=batch_size)
+        again = evaluated(models_inspector, file, held_out, batch_size)
         assert again.confusion == first.confusion and again.accuracy == first.accuracy
 
 
-def test_a_model_for_other_inputs_is_an_error_naming_both_shapes(digits_model: tuple[Any, Any]) -> None:
+@pytest.mark.slow
+def test_a_model_for_other_inputs_is_an_error_naming_both_shapes(
+    models_inspector: inspector.Inspector, digits_model: tuple[Any, Any, Path]
+) -> None:
     keras = keras_module()
-    _, held_out = digits_model
+    _, held_out, folder = digits_model
     flat = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
-    with pytest.raises(EvaluationError) as caught:
-        evaluate.evaluate(flat, held_out)
+    with pytest.raises(inspector.InspectorError) as caught:
+        evaluated(models_inspector, saved(flat, folder, "flat"), held_out)
     assert "expects inputs of shape (64,)" in str(caught.value)
     assert "held-out images are (8, 8, 1)" in str(caught.value)
 
 
-def test_too_few_outputs_for_the_labels_is_an_error(digits_model: tuple[Any, Any]) -> None:
+@pytest.mark.slow
+def test_too_few_outputs_for_the_labels_is_an_error(
+    models_inspector: inspector.Inspector, digits_model: tuple[Any, Any, Path]
+) -> None:
     keras = keras_module()
-    _, held_out = digits_model
+    _, held_out, folder = digits_model
     five = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
-    with pytest.raises(EvaluationError, match=r"outputs 5 scores per image, but the held-out labels have 10"):
-        evaluate.evaluate(five, held_out)
+    with pytest.raises(
+        inspector.InspectorError, match=r"outputs 5 scores per image, but the held-out labels have 10"
+    ):
+        evaluated(models_inspector, saved(five, folder, "five"), held_out)
 
 
-def test_a_model_that_outputs_nan_is_an_error(digits_model: tuple[Any, Any]) -> None:
+@pytest.mark.slow
+def test_a_model_that_outputs_nan_is_an_error_that_names_no_image(
+    models_inspector: inspector.Inspector, digits_model: tuple[Any, Any, Path]
+) -> None:
     keras = keras_module()
-    _, held_out = digits_model
+    _, held_out, folder = digits_model
     broken = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
-    broken.layers[-1].kernel.assign(np.full((64, 10), np.nan, dtype=np.float32))
-    with pytest.raises(EvaluationError, match=f"NaN or infinite scores for {len(held_out.y)} of"):
-        evaluate.evaluate(broken, held_out)
+    kernel = np.zeros((64, 10), dtype=np.float32)
+    kernel[[4, 5, 6], 3] = 3e38  # overflows only for images bright at pixels 4-6: which ones must not leak
+    broken.layers[-1].kernel.assign(kernel)
+    lit = int((~np.isfinite(broken.predict(held_out.x, verbose=0)).all(axis=1)).sum())
+    assert 0 < lit < len(held_out.y)
+    with pytest.raises(EvaluationError) as caught:
+        evaluated(models_inspector, saved(broken, folder, "broken"), held_out)
+    assert f"NaN or infinite scores for {lit} of {len(held_out.y)}" in str(caught.value)
+    assert "image " not in str(caught.value).replace("images", "")
+
+
+def test_predictions_outside_the_classes_go_into_one_other_column() -> None:
+    """A model whose 'prediction' is a pixel value cannot read the held-out images back through the report."""
+    labels = np.array([0, 1, 2, 2, 1], dtype=np.int64)
+    held_out = datasets.Dataset(x=np.zeros((5, 2), dtype=np.float32), y=labels, source="five")
+    prediction = inspector.Prediction(classes=(0, 1793, 2, 255, 1), nonfinite=0, device="CPU", duration_s=0.0)
+    metrics = evaluate.score(prediction, held_out, 0.0)
+    assert len(metrics.confusion) == 3 and all(len(row) == 3 for row in metrics.confusion)
+    assert metrics.other == (0, 1, 1)
+    assert [c.label for c in metrics.per_class] == [0, 1, 2]
+    assert metrics.correct == 3 and metrics.samples == 5
+    assert "1793" not in metrics.model_dump_json() and "255" not in metrics.model_dump_json()
+
+
+@pytest.mark.slow
+def test_the_inspector_is_stopped_at_its_time_limit_and_starts_again(
+    digits_model: tuple[Any, Any, Path],
+) -> None:
+    """A model too slow to run becomes a message naming the limit, and the next request is served afresh."""
+    keras = keras_module()
+    model, _, folder = digits_model
+    heavy = keras.Sequential(
+        [keras.Input((128, 128, 3))]
+        + [keras.layers.Conv2D(256, 3, padding="same") for _ in range(4)]
+        + [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
+    )
+    images = datasets.Dataset(
+        x=np.zeros((2000, 128, 128, 3), dtype=np.float32), y=np.arange(2000) % 10, source="zeros"
+    )
+    settings = inspector.InspectorSettings(sandboxed=sandbox.bwrap_problem() is None, timeout_s=0.5)
+    slow = inspector.Inspector(settings)
+    try:
+        slow.start()
+        with pytest.raises(inspector.InspectorError, match=r"after 0 s \(its time limit for one model\)"):
+            evaluated(slow, saved(heavy, folder, "heavy"), images)
+        facts = slow.measure(saved(model, folder, "dense"))
+        assert facts.total_params == 650 and slow.starts == 2
+    finally:
+        slow.close()
 
 
 # --- scoring and rubric ---------------------------------------------------------------------------
@@ -398,7 +489,8 @@ def test_the_reference_solution_gets_full_points(graded: dict[str, Graded]) -> N
     assert done.returncode == 0, done.stderr
     accuracy = done.check("accuracy")
     assert accuracy["status"] == "pass" and accuracy["metrics"]["accuracy"] >= 0.95
-    assert done.result["score"] == 5
+    assert all(check["status"] == "pass" for check in done.result["checks"])
+    assert done.result["score"] == done.result["max_score"] == 8
 
 
 def test_a_well_trained_model_reaches_the_top_tier_with_the_full_report(graded: dict[str, Graded]) -> None:
@@ -428,7 +520,9 @@ def test_a_printed_accuracy_claim_does_not_count(graded: dict[str, Graded]) -> N
     assert "below the lowest tier" in accuracy["message"]
     assert accuracy["metrics"]["history"] is None
     assert "Training curves" not in done.html
-    assert done.result["score"] == 1
+    # The right network, never trained: every check but accuracy passes.
+    assert [c["id"] for c in done.result["checks"] if c["status"] != "pass"] == ["accuracy"]
+    assert done.result["score"] == done.result["max_score"] - accuracy["max_points"] == 4
 
 
 def test_too_little_training_earns_a_partial_tier(graded: dict[str, Graded]) -> None:
@@ -449,7 +543,9 @@ def test_a_model_for_the_wrong_input_shape_is_a_clear_check_error(graded: dict[s
     assert "expects inputs of shape (64,)" in accuracy["message"]
     assert "held-out images are (8, 8, 1)" in accuracy["message"]
     assert done.check("output")["status"] == "pass"
-    assert done.result["score"] == 1
+    assert done.check("size")["status"] == "pass"
+    assert done.check("architecture")["status"] == "fail"  # a dense network, not the CNN asked for
+    assert done.result["score"] == 2
 
 
 def test_data_faults_are_check_errors_and_held_out_data_is_invisible_to_the_kernel(

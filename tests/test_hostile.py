@@ -23,12 +23,12 @@ from typing import Any
 import psutil
 import pytest
 
+from grader import limits
 from grader.sandbox import bwrap_problem
 
 from .conftest import GRADE, REPO, Graded
 
 HOSTILE = REPO / "submissions" / "hostile"
-KERNEL_UID_BASE = 1_000_000
 LOOPBACK_PORT = 47613
 GUARDED = (REPO / "rubrics", REPO / "exercises", HOSTILE)
 
@@ -96,7 +96,7 @@ def hostile(tmp_path: Path) -> Iterator[Any]:
 
 def leftover_kernel_processes(run: HostileRun) -> list[psutil.Process]:
     """Processes still running as the kernel's uid (the grader runs it under its own when root)."""
-    uid = KERNEL_UID_BASE + 2 * run.grader_pid
+    uid = limits.uid_of(run.grader_pid, 0)
     return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
 
 
@@ -277,7 +277,7 @@ def test_kernel_runs_unprivileged_under_the_limits(hostile: Any) -> None:
     run = hostile("privileges.py", "--processes", "100", "--disk-mb", "30")
     output = run.cell(2)["output"]
     if os.geteuid() == 0:
-        uid = KERNEL_UID_BASE + 2 * run.grader_pid  # the first of the grader process's two kernel uids
+        uid = limits.uid_of(run.grader_pid, 0)  # the first kernel a grader process launches
         assert f"UID {uid} {uid}" in output
     assert "CapEff:\t0000000000000000" in output or "CapEff: 0000000000000000" in output
     assert f"NPROC 100 FSIZE {30 * 1024 * 1024}" in output

@@ -1,7 +1,7 @@
 """Kernel side: what the grader sets up in the student's kernel before the first cell.
 
-This module never runs in the grader's process. `grader.prelude` reads its source and executes
-it in the kernel as a module named `grader_compat`, then calls `install(config)`. It does three
+This module runs in the student's kernel, installed there by `grader.kernel.cell_source` (see
+`grader.prelude`), which then calls `install(config)`. It does three
 things, each asked for by the rubric or the command line:
 
 - seeds Python, NumPy and Keras/TensorFlow, so that a regrade trains to the same numbers;

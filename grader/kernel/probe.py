@@ -1,0 +1,149 @@
+"""Kernel side: the probe, the one cell the grader runs after the student's cells.
+
+It saves every Keras model held in a global variable to the native `.keras` format, in a folder
+the grader made for this probe alone, and writes `facts.json` beside them: the plain values of
+the variables the rubric names, each model's file with its size and SHA-256 (the manifest the
+grader holds the folder to), its training history, and the device. It runs in the student's
+process, so the grader treats all of it as untrusted: it bounds and validates the facts, refuses
+files the manifest does not account for, and measures the models from the files alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+from typing import Any
+
+MAX_LIST = 10_000
+MAX_DEPTH = 3
+HISTORY_SERIES = 32
+HISTORY_POINTS = 1_000
+HISTORY_KEY_CHARS = 100
+
+
+def run(out_dir: str, variables: list[str], input_shape: list[int] | None) -> None:
+    """Save the models and write facts.json into `out_dir`, which the grader created for this call."""
+    namespace = _user_namespace()
+    facts: dict[str, Any] = {
+        "models": [],
+        "variables": {},
+        "missing_variables": [],
+        "device": "CPU",
+        "errors": [],
+    }
+    for name in variables:
+        if name not in namespace:
+            facts["missing_variables"].append(name)
+            continue
+        value = namespace[name]
+        try:
+            facts["variables"][name] = {"value": plain(value), "type": type(value).__name__}
+        except Exception as exc:
+            facts["variables"][name] = {"error": str(exc)[:300], "type": type(value).__name__}
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        facts["models"] = _save_models(keras, namespace, out_dir, input_shape, facts["errors"])
+        facts["device"] = _device(facts["errors"])
+    compat = sys.modules.get("grader_kernel.compat")
+    if compat is not None:
+        facts["compat"] = {
+            "uses": list(getattr(compat, "USES", []))[:200],
+            "training": list(getattr(compat, "TRAINING", []))[:200],
+        }
+    with open(os.path.join(out_dir, "facts.json"), "w", encoding="utf-8") as handle:
+        json.dump(facts, handle)
+
+
+def _user_namespace() -> dict[str, Any]:
+    return get_ipython().user_ns  # type: ignore[name-defined]  # noqa: F821
+
+
+def plain(value: object, depth: int = 0) -> object:
+    """A JSON-able copy of a plain value (numbers, strings, nested lists, NumPy scalars and arrays)."""
+    if depth > MAX_DEPTH:
+        raise TypeError("nested too deeply")
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return plain(value.item(), depth + 1)
+    if hasattr(value, "tolist") and getattr(value, "size", 10**9) <= MAX_LIST:
+        return plain(value.tolist(), depth + 1)
+    if isinstance(value, list | tuple) and len(value) <= MAX_LIST:
+        return [plain(v, depth + 1) for v in value]
+    raise TypeError(f"a {type(value).__name__} is not a plain value")
+
+
+def _save_models(
+    keras: Any, namespace: dict[str, Any], out_dir: str, input_shape: list[int] | None, errors: list[str]
+) -> list[dict[str, Any]]:
+    os.makedirs(os.path.join(out_dir, "models"), exist_ok=True)
+    saved: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for name, obj in list(namespace.items()):
+        if name.startswith("_") or not isinstance(obj, keras.Model) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        entry: dict[str, Any] = {"variable": name, "class": type(obj).__name__, "built": bool(obj.built)}
+        try:
+            if not obj.built and input_shape:
+                obj.build((None, *input_shape))
+                entry["built_by_grader"] = True
+            relative = f"models/{name}.keras"
+            path = os.path.join(out_dir, relative)
+            keras.saving.save_model(obj, path)
+            entry.update(file=relative, **_fingerprint(path))
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        history = history_of(obj, errors, name)
+        if history is not None:
+            entry["history"] = history
+        saved.append(entry)
+    return saved
+
+
+def _fingerprint(path: str) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def history_of(model: Any, errors: list[str], name: str) -> dict[str, list[float | None]] | None:
+    """The model's last `fit` history, bounded: at most 32 series of 1,000 points, short names."""
+    history = getattr(model, "history", None)
+    logs = getattr(history, "history", None)
+    if not isinstance(logs, dict):
+        return None
+    try:
+        kept: dict[str, list[float | None]] = {}
+        for key, values in list(logs.items())[:HISTORY_SERIES]:
+            points = [float(x) for x in list(values)[:HISTORY_POINTS]]
+            kept[str(key)[:HISTORY_KEY_CHARS]] = [x if math.isfinite(x) else None for x in points]
+        return kept
+    except Exception as exc:
+        errors.append(f"history of {name}: {exc}"[:300])
+        return None
+
+
+def _device(errors: list[str]) -> str:
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return "CPU"
+    try:
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return f"GPU ({details.get('device_name', gpus[0].name)})"
+    except Exception as exc:
+        errors.append(f"device: {exc}"[:300])
+    return "CPU"
