@@ -2,19 +2,28 @@
 
 A rubric can be valid and still wrong: points that sum to zero, tiers out of order, a layer's
 expected numbers that contradict the lesson's formulas given the layers before it, a data file
-that is not there. Each finding names the file, line and column, like a validation error.
+that is not there. It can also be valid and gameable: held-out data that is (or largely is) a
+public set a student can rebuild, which a lookup table of it scores 1.0 on, or an accuracy check
+that no architecture check holds to a network that has to learn. Each finding names the file,
+line and column, like a validation error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import gzip
+import hashlib
+import pickle
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from ruamel.yaml import YAML
 
-from grader import formulas
+from grader import datasets, formulas
 from grader.errors import RubricError
 from grader.rubric import CheckSpec, Rubric, load_rubric, yaml_position
 
@@ -67,6 +76,8 @@ def lint(path: Path) -> LintReport:
         *_tier_findings(rubric, raw, where),
         *_formula_findings(rubric, where),
         *_path_findings(path.parent, raw, where),
+        *_architecture_findings(rubric, where),
+        *_public_data_findings(path.parent, rubric, where),
     ]
     return LintReport(path, rubric, tuple(findings))
 
@@ -205,3 +216,280 @@ def _walk(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], An
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _walk(value, (*loc, index))
+
+
+def _architecture_findings(rubric: Rubric, where: _Locator) -> Iterator[Finding]:
+    """Accuracy alone rewards any model that outputs the right labels, a lookup table included."""
+    if any(check.layers is not None or check.total_params is not None for check in rubric.checks):
+        return
+    for index, check in enumerate(rubric.checks):
+        if check.accuracy is not None:
+            yield where.warn(
+                f"accuracy check `{check.id}` pins no architecture: the rubric has no `layers` and no "
+                "`total_params` check, so any network, or a lookup table of public images, can score; "
+                "add one that matches the reference solution",
+                "checks",
+                index,
+                "accuracy",
+            )
+
+
+# --- held-out data that is public -----------------------------------------------------------------
+
+OVERLAP_SHARE = 0.01
+"""Warn when at least this share of a held-out set's images is byte-identical to public images."""
+ROWS_PER_CHUNK = 4096
+"""Images converted and hashed at a time, so a large set never needs a float64 copy of itself."""
+SCALES = (16.0, 255.0)
+"""Scales that turn a float set in 0..1 back into the digits' (0..16) or 8-bit (0..255) values."""
+INTEGRAL_TOLERANCE = 1e-3
+"""How far from a whole number a rescaled float pixel may be (float32 keeps x / 255 * 255 within 1e-4)."""
+
+ImageKey = bytes
+
+
+@dataclass(frozen=True)
+class _PublicSet:
+    """A public dataset the grader can read locally: its name, image size and where its files are."""
+
+    name: str
+    values: int  # per image; only held-out sets of the same size are compared with it
+    locate: Callable[[], tuple[Path, ...]]  # the files present (none: not on this machine)
+    read: Callable[[tuple[Path, ...]], Iterator[np.ndarray]]  # arrays of images, pixel values 0..255
+
+
+def _public_data_findings(base: Path, rubric: Rubric, where: _Locator) -> Iterator[Finding]:
+    """Held-out data a student can rebuild (a public set, or a file cut from one) can be looked up."""
+    for index, check in enumerate(rubric.checks):
+        if check.accuracy is None:
+            continue
+        source = check.accuracy.data
+        if source.npz is None:
+            kind = "sklearn" if source.sklearn is not None else "keras"
+            yield where.warn(
+                f"accuracy check `{check.id}` holds out {source.describe()}, public data a student can "
+                "rebuild: a lookup table of it scores 1.0; hold out an npz derived from it by a "
+                "transformation and a seed kept beside the rubric",
+                "checks",
+                index,
+                "accuracy",
+                "data",
+                kind,
+            )
+            continue
+        images = _held_out_images(base / source.npz)
+        if images is None or len(images) == 0:
+            continue  # missing or unreadable: the path warning or the grade itself says so
+        matched, names = _public_overlap(images)
+        if matched and matched >= OVERLAP_SHARE * len(images):
+            yield where.warn(
+                f"{matched:,} of the {len(images):,} held-out images in {source.npz!r} "
+                f"({matched / len(images):.1%}) are byte-identical to images of {' and '.join(names)}, "
+                "public data a student can rebuild: a lookup table of them scores 1.0 on those; derive "
+                "the held-out set by a transformation and a seed kept beside the rubric",
+                "checks",
+                index,
+                "accuracy",
+                "data",
+                "npz",
+            )
+
+
+def _held_out_images(path: Path) -> np.ndarray | None:
+    """The file's images as stored (one row of values per image), or None if it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            x = np.asarray(archive["x"]) if "x" in archive.files else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    numeric = x is not None and (
+        np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool
+    )
+    if x is None or not numeric or x.ndim < 2:
+        return None
+    return x.reshape(len(x), -1)
+
+
+def _public_overlap(rows: np.ndarray) -> tuple[int, list[str]]:
+    """How many rows equal an image of a public set of their size, and the names of those sets.
+
+    Each image is hashed once and looked up in a set of the public images' hashes: linear in the
+    data. Pixel values are compared as 8-bit integers, so a uint8 copy, a float64 copy (as
+    `load_digits` returns) and a copy divided by 16 or 255 all match, whatever the shape.
+    """
+    matched = np.zeros(len(rows), dtype=bool)
+    names = []
+    for public in PUBLIC_SETS:
+        if public.values != rows.shape[1]:
+            continue
+        files = public.locate()
+        known = _public_keys(public.name, _stamped(files)) if files else frozenset()
+        hits = _rows_in(rows, known) if known else np.zeros(len(rows), dtype=bool)
+        if hits.any():
+            names.append(public.name)
+            matched |= hits
+    return int(matched.sum()), names
+
+
+def _rows_in(rows: np.ndarray, known: frozenset[ImageKey]) -> np.ndarray:
+    hits = np.zeros(len(rows), dtype=bool)
+    for start in range(0, len(rows), ROWS_PER_CHUNK):
+        for encoded, usable in _as_bytes(rows[start : start + ROWS_PER_CHUNK]):
+            for offset in np.flatnonzero(usable):
+                if _key(encoded[offset]) in known:
+                    hits[start + offset] = True
+    return hits
+
+
+def _as_bytes(rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The rows as uint8 pixel values, under each reading that makes them whole numbers in 0..255.
+
+    Yields (uint8 rows, which rows that reading fits). Integer data is read as it is; float data
+    also as if divided by 16 or 255, the usual preprocessing of the public sets.
+    """
+    if rows.dtype == np.uint8:
+        yield rows, np.ones(len(rows), dtype=bool)
+        return
+    if not np.issubdtype(rows.dtype, np.floating):
+        values = rows.astype(np.int64)
+        yield np.clip(values, 0, 255).astype(np.uint8), np.all((values >= 0) & (values <= 255), axis=1)
+        return
+    values = rows.astype(np.float64)
+    finite = np.all(np.isfinite(values), axis=1)
+    values = np.where(np.isfinite(values), values, -1.0)
+    for scale in (1.0, *SCALES):
+        scaled = values * scale
+        whole = np.rint(scaled)
+        fits = np.all((np.abs(scaled - whole) <= INTEGRAL_TOLERANCE) & (whole >= 0) & (whole <= 255), axis=1)
+        yield np.clip(whole, 0, 255).astype(np.uint8), finite & fits
+
+
+def _key(row: np.ndarray) -> ImageKey:
+    return hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=16).digest()
+
+
+def _stamped(files: tuple[Path, ...]) -> tuple[tuple[Path, int, int], ...]:
+    """Files with their modification time and size: a changed file is hashed again."""
+    stamps = []
+    for file in files:
+        stat = file.stat()
+        stamps.append((file, stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+@functools.lru_cache(maxsize=8)
+def _public_keys(name: str, stamped: tuple[tuple[Path, int, int], ...]) -> frozenset[ImageKey]:
+    """The hashes of every image of a public set (empty when its files cannot be read)."""
+    public = next(p for p in PUBLIC_SETS if p.name == name)
+    keys: set[ImageKey] = set()
+    try:
+        for images in public.read(tuple(file for file, _, _ in stamped)):
+            rows = images.reshape(len(images), -1)
+            for start in range(0, len(rows), ROWS_PER_CHUNK):
+                for encoded, usable in _as_bytes(rows[start : start + ROWS_PER_CHUNK]):
+                    keys.update(_key(row) for row in encoded[usable])
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+        pickle.UnpicklingError,
+        datasets.DatasetError,
+    ):
+        return frozenset()
+    return frozenset(keys)
+
+
+# Where each public set lives, and how to read its images (never downloading: only what is there).
+
+
+def _digits_files() -> tuple[Path, ...]:
+    found = datasets.sklearn_file("digits")
+    return (found,) if found is not None else ()
+
+
+def _read_digits(files: tuple[Path, ...]) -> Iterator[np.ndarray]:
+    """scikit-learn's digits as the grader reads them (float 0..16; float32 holds them exactly)."""
+    yield datasets.load(datasets.DataSource(sklearn="digits"), datasets.Preprocess(), Path.cwd()).x
+
+
+def _keras_files(*names: str) -> Callable[[], tuple[Path, ...]]:
+    """The files of a Keras dataset in the Keras cache, looked up when asked ($KERAS_HOME may change)."""
+
+    def locate() -> tuple[Path, ...]:
+        folder = datasets.keras_datasets_dir()
+        return tuple(folder / name for name in names if (folder / name).is_file())
+
+    return locate
+
+
+def _cifar_files(folders: tuple[str, ...], names: tuple[str, ...]) -> Callable[[], tuple[Path, ...]]:
+    """A CIFAR set's batches, in the first of its cache folders that holds any (Keras 3 or older)."""
+
+    def locate() -> tuple[Path, ...]:
+        for folder in folders:
+            found = _keras_files(*(f"{folder}/{name}" for name in names))()
+            if found:
+                return found
+        return ()
+
+    return locate
+
+
+def _read_mnist(files: tuple[Path, ...]) -> Iterator[np.ndarray]:
+    for file in files:
+        with np.load(file, allow_pickle=False) as archive:
+            for split in ("x_train", "x_test"):
+                yield np.asarray(archive[split])
+
+
+def _read_idx_images(files: tuple[Path, ...]) -> Iterator[np.ndarray]:
+    """Fashion-MNIST's gzipped IDX image files: a 16-byte header, then 28x28 uint8 images."""
+    for file in files:
+        with gzip.open(file, "rb") as handle:
+            yield np.frombuffer(handle.read(), np.uint8, offset=16).reshape(-1, 28 * 28)
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Reads a CIFAR batch, refusing any global beyond numpy's array reconstruction."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in datasets.PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _read_cifar(files: tuple[Path, ...]) -> Iterator[np.ndarray]:
+    """Each batch in both orders: as stored (channels first) and as Keras returns it (channels last)."""
+    for file in files:
+        with open(file, "rb") as handle:
+            batch = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+        stored = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3 * 32 * 32)
+        yield stored
+        yield stored.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).reshape(-1, 3 * 32 * 32)
+
+
+CIFAR10_FOLDERS = ("cifar-10-batches-py-target/cifar-10-batches-py", "cifar-10-batches-py")
+CIFAR100_FOLDERS = ("cifar-100-python-target/cifar-100-python", "cifar-100-python")
+PUBLIC_SETS = (
+    _PublicSet("scikit-learn's bundled digits", 64, _digits_files, _read_digits),
+    _PublicSet("Keras' mnist", 28 * 28, _keras_files("mnist.npz"), _read_mnist),
+    _PublicSet(
+        "Keras' fashion_mnist",
+        28 * 28,
+        _keras_files("fashion-mnist/train-images-idx3-ubyte.gz", "fashion-mnist/t10k-images-idx3-ubyte.gz"),
+        _read_idx_images,
+    ),
+    _PublicSet(
+        "Keras' cifar10",
+        3 * 32 * 32,
+        _cifar_files(CIFAR10_FOLDERS, (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")),
+        _read_cifar,
+    ),
+    _PublicSet(
+        "Keras' cifar100", 3 * 32 * 32, _cifar_files(CIFAR100_FOLDERS, ("train", "test")), _read_cifar
+    ),
+)
+"""The public sets a held-out file is compared with: scikit-learn's and those in the Keras cache."""
