@@ -42,14 +42,20 @@ class Graded:
 GradeRunner = Callable[..., Graded]
 
 
-def run_grade(*args: str | Path, out_dir: Path, cwd: Path = REPO, timeout: float = 600) -> Graded:
+def run_grade(
+    *args: str | Path,
+    out_dir: Path,
+    cwd: Path = REPO,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> Graded:
     command = [str(GRADE), *map(str, args)]
     grading_one = bool(args) and not str(args[0]).startswith("-") and str(args[0]) not in ("rubric", "batch")
     if grading_one and not any(str(a).startswith("--out") for a in args):
         command += ["--out", str(out_dir)]
-    env = {**os.environ, "COLUMNS": "200"}
+    environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environment, check=False
     )
     stem = Path(str(args[0])).stem if args else ""
     return Graded(done.returncode, done.stdout, done.stderr, out_dir, stem)
@@ -59,8 +65,10 @@ def run_grade(*args: str | Path, out_dir: Path, cwd: Path = REPO, timeout: float
 def grade(tmp_path: Path) -> GradeRunner:
     """Run `grade ARGS... --out <tmp>` from the repository root."""
 
-    def runner(*args: str | Path, cwd: Path = REPO, timeout: float = 600) -> Graded:
-        return run_grade(*args, out_dir=tmp_path / "reports", cwd=cwd, timeout=timeout)
+    def runner(
+        *args: str | Path, cwd: Path = REPO, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> Graded:
+        return run_grade(*args, out_dir=tmp_path / "reports", cwd=cwd, timeout=timeout, env=env)
 
     return runner
 
