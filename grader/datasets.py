@@ -303,7 +303,7 @@ def _read_keras(name: str, path: Path | None) -> tuple[np.ndarray, np.ndarray]:
             with np.load(path, allow_pickle=False) as archive:
                 return archive["x_test"], archive["y_test"]
         with open(path, "rb") as handle:
-            batch = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+            batch = NumpyOnlyUnpickler(handle, encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         images = data.reshape(len(data), 3, 32, 32).transpose(0, 2, 3, 1)
         return images, np.asarray(batch[b"labels"])
@@ -319,7 +319,7 @@ def _read_keras(name: str, path: Path | None) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"the cached Keras {name} file {path} cannot be read ({exc})") from None
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
+class NumpyOnlyUnpickler(pickle.Unpickler):
     """Reads a CIFAR batch, refusing any global beyond numpy's array reconstruction."""
 
     def find_class(self, module: str, name: str) -> Any:

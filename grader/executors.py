@@ -42,13 +42,17 @@ MAX_ATTEMPTS = 2
 
 
 class Task(BaseModel):
-    """One submission to grade, self-contained so that it can be shipped to another machine."""
+    """One submission to grade, self-contained so that it can be shipped to another machine.
+
+    `attachments` are the files that travel with it (its checkpoint): name and bytes.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     stem: str
     name: str
     payload: bytes
+    attachments: tuple[tuple[str, bytes], ...] = ()
     rubric_path: str
     rubric_label: str
     overrides: Overrides
@@ -81,6 +85,8 @@ def grade_task(task: Task) -> TaskOutcome:
         with tempfile.TemporaryDirectory(prefix="grader-task-") as folder:
             path = Path(folder) / task.name
             path.write_bytes(task.payload)
+            for name, content in task.attachments:
+                (Path(folder) / Path(name).name).write_bytes(content)
             result = grade_submission(
                 load_submission(path), load_rubric(Path(task.rubric_path)), task.overrides
             )

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import difflib
 import tempfile
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from grader import __version__, datasets, evaluate, formulas, inspector, migration, prelude, sandbox
+from grader import (
+    __version__,
+    course,
+    datasets,
+    evaluate,
+    formulas,
+    hints,
+    inspector,
+    migration,
+    prelude,
+    sandbox,
+)
 from grader.artifacts import Artifacts, ModelFile
 from grader.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
 from grader.errors import RubricError
@@ -76,8 +88,10 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         disk_mb=overrides.disk_mb or limits.disk_mb,
         sandbox=overrides.sandbox,
     )
-    setup = prelude.plan(submission, rubric, overrides.compat)
-    models = _inspector(overrides.sandbox) if rubric.needs_model else None
+    sandboxed = overrides.sandbox != "off" and sandbox.bwrap_problem() is None
+    provided = course.prepare(rubric.datasets, rubric.assets, rubric.weights, loaded.path.parent)
+    setup = prelude.plan(submission, rubric, overrides.compat, provided.kernel_config(sandboxed))
+    models = _inspector(sandboxed) if rubric.needs_model else None
     if models is not None:
         models.start()
     with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
@@ -91,10 +105,13 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
             hidden_files=datasets.files_to_hide(
                 [c.accuracy.data for c in rubric.checks if c.accuracy], loaded.path.parent
             ),
+            mounts=[(mount.source, mount.target) for mount in provided.mounts],
             prelude=setup.source,
             import_keras=setup.config.needs_keras,
         )
+        began = time.monotonic()
         model, chosen, problem, notes = _measure_model(rubric, run.artifacts, run.facts, models)
+        measured = time.monotonic()
         accuracy: dict[str, evaluate.AccuracyOutcome] = {}
         if models is not None and model is not None:
             operations = unaccounted_operations(rubric, model)
@@ -106,6 +123,9 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
                 history=_history(run.artifacts, model.variable),
                 refusal=accuracy_refusal(operations) if operations else None,
             )
+        stages = run.facts.stages.model_copy(
+            update={"measure": round(measured - began, 3), "evaluate": round(time.monotonic() - measured, 3)}
+        )
     evidence = Evidence(
         model=model,
         model_problem=problem,
@@ -122,18 +142,19 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         score=round(sum(c.points for c in checks), 2),
         max_score=rubric.max_score,
         checks=checks,
-        run=migration.explain_failures(run.facts, compat=setup.config.compat is not None),
+        run=hints.explain_downloads(
+            migration.explain_failures(run.facts, compat=setup.config.compat is not None)
+        ).model_copy(update={"stages": stages}),
         model=model,
-        notes=(*run.artifacts.refusals, *notes),
+        notes=(*provided.notes, *run.artifacts.refusals, *notes),
         grader_version=__version__,
         migration=migration.scan(submission.cells),
         kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
     )
 
 
-def _inspector(mode: SandboxMode) -> inspector.Inspector:
+def _inspector(sandboxed: bool) -> inspector.Inspector:
     """This process's inspector, sandboxed whenever the kernels are (started now, it imports TensorFlow meanwhile)."""
-    sandboxed = mode != "off" and sandbox.bwrap_problem() is None
     return inspector.shared(inspector.InspectorSettings(sandboxed=sandboxed))
 
 

@@ -74,6 +74,7 @@ class KernelRecipe(BaseModel):
     disk_mb: int
     memory_mb: int = 4096
     hidden_files: tuple[Path, ...] = ()
+    mounts: tuple[tuple[Path, str], ...] = ()
     import_keras: bool = False
 
 
@@ -213,15 +214,24 @@ async def acquire(recipe: KernelRecipe, folder: Path) -> tuple[StartedKernel, bo
     return await launch(recipe, folder), False
 
 
-async def prepare_spare(recipe: KernelRecipe) -> None:
-    """Launch the next kernel now, if this process keeps spares and may need one; a failed launch is not kept."""
+async def prepare_spare(recipe: KernelRecipe) -> str | None:
+    """Launch the next kernel now, if this process keeps spares and may need one.
+
+    A failed launch is not kept: the next submission launches its own kernel. Returns why it
+    failed, for the report's notes (the grade itself is not affected), or None.
+    """
     if not _state.enabled or _state.spare is not None or not _state.more_work():
-        return
+        return None
     folder = Path(tempfile.mkdtemp(prefix=f"{SPARE_PREFIX}{os.getpid()}-"))
     try:
         _state.spare = await launch(recipe, folder)
-    except Exception:
+    except Exception as exc:
         shutil.rmtree(folder, ignore_errors=True)
+        return (
+            f"the next kernel could not be started ahead of need ({type(exc).__name__}: {str(exc)[:200]}); "
+            "the next submission will start its own"
+        )
+    return None
 
 
 async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
@@ -232,12 +242,14 @@ async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
     layout = sandbox.SandboxLayout(
         workdir=workdir,
         writable=(artifacts, ipc),
+        mounts=tuple((source, workdir / target) for source, target in recipe.mounts),
         hidden_files=recipe.hidden_files,
         uid=uid,
         tmp_mb=recipe.disk_mb,
     )
     for path in (workdir, artifacts, ipc):
         path.mkdir(parents=True, exist_ok=True)
+    _mount_points(recipe.mounts, workdir, link=not recipe.sandboxed)
     if uid is not None:
         limits.hand_over((workdir, artifacts, ipc), uid)
     cgroup = limits.MemoryCgroup.create(recipe.memory_mb)
@@ -310,6 +322,25 @@ def hand_in(kernel: StartedKernel, files: list[Path]) -> None:
         limits.hand_over((kernel.workdir,), kernel.uid)
 
 
+def _mount_points(mounts: tuple[tuple[Path, str], ...], workdir: Path, *, link: bool) -> None:
+    """Make the places in the working folder where the course's files appear (before the folder is handed over).
+
+    In a sandbox they are empty mount points that bubblewrap mounts over; without one, symbolic
+    links (data sets, mounted outside the folder, are read from their grader-side paths instead).
+    """
+    for source, target in mounts:
+        if Path(target).is_absolute():
+            continue
+        place = workdir / target
+        place.parent.mkdir(parents=True, exist_ok=True)
+        if link:
+            place.symlink_to(source)
+        elif source.is_dir():
+            place.mkdir(exist_ok=True)
+        else:
+            place.touch()
+
+
 def probe_folder(kernel: StartedKernel) -> str:
     """A fresh folder, of a name nobody can guess, for the probe to write into (see `grader.artifacts`)."""
     name = f"probe-{secrets.token_hex(8)}"
@@ -375,7 +406,7 @@ def kernel_env(workdir: Path) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "KERAS_BACKEND": "tensorflow",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0",

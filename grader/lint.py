@@ -452,20 +452,11 @@ def _read_idx_images(files: tuple[Path, ...]) -> Iterator[np.ndarray]:
             yield np.frombuffer(handle.read(), np.uint8, offset=16).reshape(-1, 28 * 28)
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Reads a CIFAR batch, refusing any global beyond numpy's array reconstruction."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in datasets.PICKLE_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
 def _read_cifar(files: tuple[Path, ...]) -> Iterator[np.ndarray]:
     """Each batch in both orders: as stored (channels first) and as Keras returns it (channels last)."""
     for file in files:
         with open(file, "rb") as handle:
-            batch = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+            batch = datasets.NumpyOnlyUnpickler(handle, encoding="bytes").load()
         stored = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3 * 32 * 32)
         yield stored
         yield stored.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).reshape(-1, 3 * 32 * 32)

@@ -17,7 +17,7 @@ NOISE_LINE = re.compile(
       | WARNING:\ All\ log\ messages\ before\ absl::InitializeLog   # absl preamble
       | To\ enable\ the\ following\ instructions:                  # cpu_feature_guard, second line
       | .*/site-packages/(keras|tensorflow|absl|h5py|numpy|ml_dtypes|google)/\S+:\d+:\ \w*Warning:.*
-      | <grader_kernel\.compat>:\d+:\ \w*Warning:.*                       # a framework warning raised through the layer
+      | <grader_kernel\.\w+>:\d+:\ \w*Warning:.*                       # a framework warning raised through the layer
     )""",
     re.VERBOSE,
 )

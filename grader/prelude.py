@@ -1,6 +1,7 @@
 """The prelude: the cell the grader runs in the student's kernel before the student's first cell.
 
-It installs `grader.kernel.compat` in the kernel (see `grader.kernel.cell_source`) with a
+It installs the kernel-side set-up (`grader.kernel.setup`: seeding, the Keras 2 layer, the
+course's data sets, the training budget) in the kernel (see `grader.kernel.cell_source`) with a
 configuration built here from the rubric and the command line. What the kernel records comes back through the
 probe as `KernelCompatFacts`, validated and bounded like every other fact the kernel writes.
 """
@@ -18,6 +19,8 @@ from grader.result import CompatUse, KernelSetup, TrainingEvent
 from grader.rubric import Rubric
 from grader.submission import Submission
 
+KERNEL_SETUP_MODULES = ("records", "seeding", "keras2", "budget", "course", "setup")
+"""The kernel-side modules the prelude installs, each after the ones it imports."""
 KERAS_MENTION = re.compile(r"\b(keras|tensorflow)\b")
 
 CompatMode = Literal["keras2"]
@@ -35,10 +38,18 @@ class PreludeConfig(BaseModel):
     max_epochs: int | None = None
     max_steps: int | None = None
     checkpoint: str | None = None
+    course: dict[str, dict[str, str]] = {}
 
     @property
     def needs_keras(self) -> bool:
-        return bool(self.import_keras or self.compat or self.max_epochs or self.max_steps or self.checkpoint)
+        return bool(
+            self.import_keras
+            or self.compat
+            or self.max_epochs
+            or self.max_steps
+            or self.checkpoint
+            or any(self.course.values())
+        )
 
 
 def mentions_keras(submission: Submission) -> bool:
@@ -50,7 +61,7 @@ def prelude_source(config: PreludeConfig) -> str:
     """A cell that installs the kernel-side setup and runs it, leaving no names behind."""
     settings = config.model_dump()
     settings["import_keras"] = config.needs_keras
-    return kernel.cell_source("compat.install", {"config": settings}, modules=("compat",))
+    return kernel.cell_source("setup.install", {"config": settings}, modules=KERNEL_SETUP_MODULES)
 
 
 class ProbedCompatUse(BaseModel):
@@ -80,7 +91,7 @@ class ProbedTrainingEvent(BaseModel):
 
 
 class KernelCompatFacts(BaseModel):
-    """The kernel-side `compat.USES` and `.TRAINING` as the probe found them."""
+    """The kernel-side `records.USES` and `.TRAINING` as the probe found them."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -101,11 +112,18 @@ class PreludePlan(BaseModel):
         return prelude_source(self.config)
 
 
-def plan(submission: Submission, rubric: Rubric, compat: CompatChoice | None = None) -> PreludePlan:
-    """The rubric's seed, compatibility layer and training budget (`compat` from the CLI wins; "none" turns it off)."""
+def plan(
+    submission: Submission,
+    rubric: Rubric,
+    compat: CompatChoice | None = None,
+    course: dict[str, dict[str, str]] | None = None,
+) -> PreludePlan:
+    """The rubric's seed, compatibility layer, training budget and course data.
+
+    `compat` from the CLI wins ("none" turns it off); `course` is what the kernel-side loaders
+    read (see `grader.course.CourseSetup.kernel_config`).
+    """
     training = rubric.training
-    checkpoint = submission.path.parent / training.checkpoint if training.checkpoint else None
-    submitted = checkpoint is not None and checkpoint.is_file()
     config = PreludeConfig(
         seed=rubric.seed,
         import_keras=mentions_keras(submission),
@@ -113,8 +131,19 @@ def plan(submission: Submission, rubric: Rubric, compat: CompatChoice | None = N
         max_epochs=training.max_epochs,
         max_steps=training.max_steps,
         checkpoint=training.checkpoint,
+        course=course or {},
     )
-    return PreludePlan(config=config, files=(checkpoint,) if submitted and checkpoint else ())
+    return PreludePlan(config=config, files=submitted_files(submission.path, rubric))
+
+
+def submitted_files(submission: Path, rubric: Rubric) -> tuple[Path, ...]:
+    """The files beside a submission that travel with it: today its checkpoint, when the rubric names one.
+
+    A batch sends them with the submission to wherever it is graded (a worker, a Ray node).
+    """
+    checkpoint = rubric.training.checkpoint
+    path = submission.parent / checkpoint if checkpoint else None
+    return (path,) if path is not None and path.is_file() else ()
 
 
 def kernel_setup(prepared: PreludePlan, facts: KernelCompatFacts | None) -> KernelSetup:

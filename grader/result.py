@@ -34,6 +34,27 @@ class CellOutcome(Frozen):
     output_truncated: bool = False
     hint: str | None = None
     noise: str = Field(default="", description="Framework logs and warnings, folded away in the report.")
+    images: tuple[str, ...] = Field(
+        default=(), description="The cell's own figures: base64 PNGs, checked and bounded in number and size."
+    )
+
+
+class StageTimes(Frozen):
+    """Wall-clock seconds spent in each stage of grading one submission (for capacity planning).
+
+    `kernel_start` is from asking for a kernel until it answers (a kernel started ahead of need
+    answers at once); `measure` is loading and measuring the models in the inspector; `report`
+    is rendering the HTML (the JSON is written after it, so it can hold that figure).
+    """
+
+    kernel_start: float = 0.0
+    prelude: float = 0.0
+    cells: float = 0.0
+    probe: float = 0.0
+    measure: float = 0.0
+    evaluate: float = 0.0
+    report: float = 0.0
+    kernel_prestarted: bool = False
 
 
 class RunFacts(Frozen):
@@ -46,6 +67,7 @@ class RunFacts(Frozen):
     cells: tuple[CellOutcome, ...]
     notes: tuple[str, ...] = ()
     enforcement: tuple[str, ...] = Field(default=(), description="How the limits were enforced on this host.")
+    stages: StageTimes = StageTimes()
 
 
 NodeKind = Literal["layer", "op", "model"]

@@ -9,16 +9,35 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from grader.course import Asset, CourseDataset, CourseSet
 from grader.datasets import DataSource, Preprocess
 from grader.errors import RubricError
+from grader.late import (
+    DUE_EXAMPLES,
+    PENALTY_EXAMPLES,
+    PENALTY_PATTERN,
+    Penalty,
+    due_from_yaml,
+    penalty_from_yaml,
+)
 
 Shape = tuple[int, ...]
 PairOrInt = int | tuple[int, int]
@@ -197,6 +216,33 @@ class TrainingBudget(_Strict):
     )
 
 
+DueDate = Annotated[
+    datetime,
+    BeforeValidator(due_from_yaml),
+    WithJsonSchema(
+        {"type": "string", "description": f"Due date: {DUE_EXAMPLES}; a date alone means its end."}
+    ),
+]
+PenaltyRule = Annotated[
+    Penalty,
+    BeforeValidator(penalty_from_yaml),
+    WithJsonSchema({"type": "string", "pattern": PENALTY_PATTERN, "description": PENALTY_EXAMPLES}),
+]
+
+
+class LateSpec(_Strict):
+    """Late submissions (`grade batch`): files modified after `due` lose `penalty`; the CLI's options win."""
+
+    due: DueDate | None = None
+    penalty: PenaltyRule | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> LateSpec:
+        if self.due is None and self.penalty is None:
+            raise ValueError(f"give `due` ({DUE_EXAMPLES}), `penalty` ({PENALTY_EXAMPLES}) or both")
+        return self
+
+
 class Rubric(_Strict):
     exercise: Annotated[str, Field(pattern=EXERCISE_ID.pattern)]
     title: str
@@ -208,6 +254,9 @@ class Rubric(_Strict):
     )
     seed: int = Field(default=0, description="Seeds Python, NumPy and Keras before the student's first cell.")
     training: TrainingBudget = TrainingBudget()
+    late: LateSpec | None = Field(
+        default=None, description="Due date and late penalty for `grade batch` (see docs/batch.md)."
+    )
     checks: Annotated[list[CheckSpec], Field(min_length=1)]
     files: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
@@ -220,6 +269,17 @@ class Rubric(_Strict):
     )
     examples: list[ExampleSpec] = Field(
         default_factory=list, description="Sample submissions with the grade each must get."
+    )
+    datasets: dict[CourseSet, CourseDataset] = Field(
+        default_factory=dict,
+        description="Keras data sets the notebook loads (keras.datasets.X.load_data()), answered offline.",
+    )
+    assets: list[Asset] = Field(
+        default_factory=list, description="Files and folders the course hands out, mounted read-only."
+    )
+    weights: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]] = Field(
+        default_factory=list,
+        description="Pretrained weight files (keras.applications) from the grader's Keras cache, ~/.keras/models.",
     )
 
     @model_validator(mode="after")

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
+import binascii
 import math
 import queue
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from grader import artifacts, kernels, limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
-from grader.result import CellOutcome, RunFacts
+from grader.result import CellOutcome, RunFacts, StageTimes
 from grader.submission import Submission
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -38,6 +40,10 @@ PROBE_TIMEOUT_S = 180
 PRELUDE_TIMEOUT_S = 180
 RECOVERY_TIMEOUT_S = 10
 NOISE_LIMIT = 64 * 1024
+MAX_FIGURE_CHARS = 400 * 1024
+MAX_FIGURES = 12
+MAX_FIGURES_PER_CELL = 3
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 SandboxMode = Literal["auto", "require", "off"]
 
@@ -76,6 +82,8 @@ class _Finished:
     kernel: kernels.StartedKernel | None
     probe_folder: str | None
     started: float
+    stages: dict[str, float] = field(default_factory=dict)
+    prestarted: bool = False
 
 
 def run_submission(
@@ -87,6 +95,7 @@ def run_submission(
     input_shape: tuple[int, ...] | None = None,
     files: Sequence[Path] = (),
     hidden_files: Sequence[Path] = (),
+    mounts: Sequence[tuple[Path, str]] = (),
     prelude: str = "",
     import_keras: bool = False,
 ) -> RunResult:
@@ -94,7 +103,8 @@ def run_submission(
 
     `files` are copied into the kernel's working directory first (data the exercise hands the
     student); `hidden_files` are masked inside the sandbox (e.g. a package's copy of the held-out
-    data). `prelude` runs before the student's first cell and is not reported as one (see
+    data); `mounts` are the course's files, read-only (source, destination: absolute, or relative to
+    the working folder; see grader.course). `prelude` runs before the student's first cell and is not reported as one (see
     grader.prelude); `import_keras` when it imports Keras, so that the kernel can do so as it
     starts. The kernel may be a spare launched ahead of need (see grader.kernels).
     """
@@ -110,6 +120,7 @@ def run_submission(
         disk_mb=options.disk_mb,
         memory_mb=options.memory_mb,
         hidden_files=tuple(hidden_files),
+        mounts=tuple(mounts),
         import_keras=import_keras,
     )
     runner = _Runner(submission, recipe, options, prelude=prelude)
@@ -162,6 +173,7 @@ class _Runner:
         )
         self.watchdog = limits.Watchdog(self.limits, ())
         self.enforcement = limits.MemoryEnforcement.of(None, options.memory_mb)
+        self.figures = 0
 
     async def run(
         self,
@@ -180,9 +192,10 @@ class _Runner:
         finished = _Finished(outcomes=[], notes=notes, kernel=None, probe_folder=None, started=started)
         outcomes = finished.outcomes
         client: _BoundedClient | None = None
+        stage = "kernel start"
         try:
             kernel, prestarted = await kernels.acquire(self.recipe, workspace / "kernel")
-            finished.kernel = kernel
+            finished.kernel, finished.prestarted = kernel, prestarted
             kernels.hand_in(kernel, files)
             self.watchdog = limits.Watchdog(self.limits, (kernel.workdir, kernel.artifacts), kernel.cgroup)
             self.enforcement = limits.MemoryEnforcement.of(kernel.cgroup, self.options.memory_mb)
@@ -199,21 +212,39 @@ class _Runner:
             client.output_limit = self.options.output_kb * 1024
             client.kc = kernel.client
             await kernels.wait_until_ready(kernel, self.options.startup_timeout)
-            kernels.record_start(prestarted, time.monotonic() - started)
+            finished.stages["kernel_start"] = time.monotonic() - started
+            kernels.record_start(prestarted, finished.stages["kernel_start"])
             self.watchdog.start(kernel.pid)
-            await kernels.prepare_spare(self.recipe)
+            spare_problem = await kernels.prepare_spare(self.recipe)
+            if spare_problem:
+                notes.append(spare_problem)
             async with client.async_setup_kernel(cleanup_kc=True):
-                finished.started += await self._run_prelude(client, notes)
+                stage = "prelude"
+                finished.stages["prelude"] = await self._run_prelude(client, notes)
+                finished.started += finished.stages["prelude"]
+                stage, began = "cells", time.monotonic()
                 alive = await self._run_cells(client, cells, finished.started, outcomes)
+                finished.stages["cells"] = time.monotonic() - began
                 if alive:
+                    stage, began = "probe", time.monotonic()
                     finished.probe_folder = kernels.probe_folder(kernel)
                     await self._run_probe(
                         client, kernel.artifacts / finished.probe_folder, variables, input_shape, notes
                     )
+                    finished.stages["probe"] = time.monotonic() - began
         except DeadKernelError:
-            pass
-        except (RuntimeError, TimeoutError, OSError) as exc:
             if not outcomes:
+                notes.append(
+                    f"the kernel died during the grader's {stage} (before the student's first cell); "
+                    "no cell ran: re-run the grade, and if it dies again, check the kernel's memory limit"
+                )
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            if outcomes:
+                notes.append(
+                    f"the run stopped after cell {outcomes[-1].number} because the grader lost the kernel "
+                    f"({type(exc).__name__}: {str(exc)[:200]}); later cells did not run"
+                )
+            else:
                 self.watchdog.stop()
                 if client is not None:
                     atexit.unregister(client._cleanup_kernel)
@@ -248,6 +279,10 @@ class _Runner:
                 )
             )
         device = collected.facts.device if collected.facts else "unknown (the probe did not run)"
+        stages = StageTimes(
+            **{name: round(seconds, 3) for name, seconds in finished.stages.items()},
+            kernel_prestarted=finished.prestarted,
+        )
         facts = RunFacts(
             duration_s=round(time.monotonic() - finished.started, 3),
             device=device,
@@ -256,6 +291,7 @@ class _Runner:
             cells=tuple(outcomes),
             notes=tuple(finished.notes),
             enforcement=(self.enforcement.description,),
+            stages=stages,
         )
         return RunResult(facts=facts, artifacts=collected)
 
@@ -318,6 +354,9 @@ class _Runner:
         truncated = index in client.truncated
         if truncated:
             text += f"\n[output truncated: over {self.options.output_kb} KB]"
+        room = min(MAX_FIGURES_PER_CELL, MAX_FIGURES - self.figures)
+        figures = _collect_figures(cell.outputs, room) if room > 0 else ()
+        self.figures += len(figures)
         return CellOutcome(
             number=source.number,
             first_line=source.first_line,
@@ -330,6 +369,7 @@ class _Runner:
             output_truncated=truncated,
             hint=hint,
             noise=_collect_noise(cell.outputs),
+            images=figures,
         )
 
     async def _recover(self, client: _BoundedClient) -> bool:
@@ -417,7 +457,11 @@ def _collect_noise(outputs: list[Any]) -> str:
 
 
 def _collect_output(outputs: list[Any]) -> tuple[str, dict[str, Any] | None]:
-    """The cell's visible text output, and its error output if it raised."""
+    """The cell's visible text output, and its error output if it raised.
+
+    A figure's text stand-in (`<Figure size 640x480 with 1 Axes>`) is left out when the figure
+    itself is kept (`_collect_figures`).
+    """
     parts: list[str] = []
     error = None
     for output in outputs:
@@ -427,8 +471,37 @@ def _collect_output(outputs: list[Any]) -> tuple[str, dict[str, Any] | None]:
             parts.append(noise.split_noise(text)[0] if output.get("name") == "stderr" else text)
         elif kind in ("execute_result", "display_data"):
             data = output.get("data", {})
-            if "text/plain" in data:
+            if "text/plain" in data and _png(data) is None:
                 parts.append(str(data["text/plain"]) + "\n")
         elif kind == "error":
             error = dict(output)
     return ANSI.sub("", "".join(parts)), error
+
+
+def _collect_figures(outputs: list[Any], room: int) -> tuple[str, ...]:
+    """The cell's own PNG figures, at most `room` of them: each must decode as a PNG of bounded size.
+
+    They come from the student's kernel, so a figure is kept only if it is what it says it is (the
+    report embeds it as a data URI, never as markup).
+    """
+    figures: list[str] = []
+    for output in outputs:
+        if len(figures) >= room:
+            break
+        if output.get("output_type") in ("execute_result", "display_data"):
+            figure = _png(output.get("data", {}))
+            if figure is not None:
+                figures.append(figure)
+    return tuple(figures)
+
+
+def _png(data: Any) -> str | None:
+    encoded = data.get("image/png") if isinstance(data, dict) else None
+    if not isinstance(encoded, str) or len(encoded) > MAX_FIGURE_CHARS:
+        return None
+    compact = "".join(encoded.split())
+    try:
+        raw = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return compact if raw.startswith(PNG_SIGNATURE) else None

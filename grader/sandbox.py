@@ -31,7 +31,9 @@ class SandboxLayout(BaseModel):
     """What one sandboxed process sees besides the system: the folders it may write, the few it may read.
 
     `workdir` is its working directory and HOME (writable); `writable` and `readable` are further
-    folders mounted at their own paths; `hidden_files` are masked with an empty file.
+    folders mounted at their own paths; `mounts` are read-only files or folders mounted elsewhere
+    (source, destination: the course's data sets and assets); `hidden_files` are masked with an
+    empty file.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -39,6 +41,7 @@ class SandboxLayout(BaseModel):
     workdir: Path | None = None
     writable: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
+    mounts: tuple[tuple[Path, Path], ...] = ()
     hidden_files: tuple[Path, ...] = ()
     uid: int | None = None
     tmp_mb: int | None = None
@@ -110,6 +113,9 @@ def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
     writable = (layout.workdir, *layout.writable) if layout.workdir is not None else layout.writable
     for folder in writable:
         argv += [*_open_parents(folder), "--bind", str(folder), str(folder)]
+    # After the writable folders, so that an asset can sit inside the working folder.
+    for source, destination in layout.mounts:
+        argv += [*_open_parents(destination), "--ro-bind", str(source), str(destination)]
     home = str(layout.workdir) if layout.workdir is not None else "/tmp"
     argv += ["--chdir", home, "--setenv", "HOME", home]
     if layout.uid is not None:

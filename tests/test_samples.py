@@ -45,6 +45,7 @@ def normalise(result: dict[str, Any]) -> dict[str, Any]:
     run["sandboxed"] = "<sandboxed>"
     run["notes"] = [n for n in run["notes"] if not n.startswith("not sandboxed")]
     run["enforcement"] = "<enforcement>"
+    run["stages"] = "<stages>"
     if result.get("model"):
         result["model"]["weights_sha256"] = "<weights>"
         result["model"]["weights_sketch"] = "<weights>"

@@ -47,11 +47,11 @@ def run(out_dir: str, variables: list[str], input_shape: list[int] | None) -> No
     if keras is not None:
         facts["models"] = _save_models(keras, namespace, out_dir, input_shape, facts["errors"])
         facts["device"] = _device(facts["errors"])
-    compat = sys.modules.get("grader_kernel.compat")
-    if compat is not None:
+    records = sys.modules.get("grader_kernel.records")
+    if records is not None:
         facts["compat"] = {
-            "uses": list(getattr(compat, "USES", []))[:200],
-            "training": list(getattr(compat, "TRAINING", []))[:200],
+            "uses": list(getattr(records, "USES", []))[:200],
+            "training": list(getattr(records, "TRAINING", []))[:200],
         }
     with open(os.path.join(out_dir, "facts.json"), "w", encoding="utf-8") as handle:
         json.dump(facts, handle)

@@ -1,18 +1,9 @@
-"""Kernel side: what the grader sets up in the student's kernel before the first cell.
+"""Kernel side: the Keras 2 idioms of the course's 2017 notebooks, run under Keras 3 (`compat: keras2`).
 
-This module runs in the student's kernel, installed there by `grader.kernel.cell_source` (see
-`grader.prelude`), which then calls `install(config)`. It does three
-things, each asked for by the rubric or the command line:
-
-- seeds Python, NumPy and Keras/TensorFlow, so that a regrade trains to the same numbers;
-- applies the training budget: caps the epochs (and steps) of every `fit`, or loads the
-  checkpoint the student handed in instead of training again;
-- with `compat: keras2`, makes the Keras 2 idioms of the course's 2017 notebooks work under
-  Keras 3, and refuses the Keras 1 forms that Keras 3 would misread or reject obscurely.
-
-Every use is appended to `USES` (and every training decision to `TRAINING`), which the probe
-copies into facts.json. Only the standard library is imported at module level: Keras is imported
-by `install` when the configuration needs it.
+Removed module paths are answered by the modules that replaced them, `fit_generator` and friends
+call `fit`, `.hdf5` checkpoints are written and read under their Keras 3 names, `history['acc']`
+answers, and the Keras 1 forms that Keras 3 would misread (`Convolution2D(32, 3, 3)`,
+`border_mode=`) are refused with their Keras 3 spelling. Each use is recorded (`records`).
 """
 
 from __future__ import annotations
@@ -23,16 +14,10 @@ import importlib.abc
 import importlib.machinery
 import inspect
 import os
-import random
-import re
 import sys
 from typing import Any
 
-USES: list[dict[str, Any]] = []
-TRAINING: list[dict[str, Any]] = []
-MAX_RECORDS = 200
-
-STUDENT_CODE = re.compile(r"ipykernel_\d+[/\\]|<ipython-input-")
+from .records import record
 
 LEGACY_MODULES = {
     "keras.utils.np_utils": ("keras.utils", "keras.utils.to_categorical(y, num_classes)"),
@@ -72,75 +57,6 @@ class LegacyKerasError(TypeError):
     """A Keras 1 form that neither Keras 2 nor Keras 3 reads the way the notebook means it."""
 
 
-def install(config: dict[str, Any]) -> None:
-    """Seed, then patch Keras as `config` asks: {seed, import_keras, compat, max_epochs, max_steps, checkpoint}."""
-    keras = _seed(int(config.get("seed", 0)), bool(config.get("import_keras")))
-    if keras is None:
-        return
-    if config.get("compat") == "keras2":
-        _install_keras2(keras)
-    _install_fit(keras, config)
-
-
-def record(idiom: str, found: str, keras3: str) -> None:
-    """Note one use of a legacy idiom, with the student's cell and line when they can be found."""
-    cell, line = _student_position()
-    for use in USES:
-        if (use["idiom"], use["found"], use["cell"], use["line"]) == (idiom, found, cell, line):
-            use["count"] += 1
-            return
-    if len(USES) < MAX_RECORDS:
-        USES.append(
-            {"idiom": idiom, "found": found, "keras3": keras3, "cell": cell, "line": line, "count": 1}
-        )
-
-
-def note_training(event: str, detail: str, **extra: Any) -> None:
-    if len(TRAINING) < MAX_RECORDS:
-        cell, line = _student_position()
-        TRAINING.append({"event": event, "detail": detail, "cell": cell, "line": line, **extra})
-
-
-def _student_position() -> tuple[int | None, int | None]:
-    """The innermost frame of the student's cell code: (cell number, line in the cell)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if STUDENT_CODE.search(frame.f_code.co_filename):
-            shell = _shell()
-            # IPython counts the cell as run before running it, so the cell under way is one less.
-            return (int(shell.execution_count) - 1 if shell is not None else None), frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
-    return None, None
-
-
-def _shell() -> Any:
-    try:
-        return get_ipython()  # type: ignore[name-defined]
-    except NameError:
-        return None
-
-
-def _seed(seed: int, import_keras: bool) -> Any:
-    random.seed(seed)
-    try:
-        import numpy
-
-        numpy.random.seed(seed)
-    except ImportError:
-        pass
-    if not import_keras:
-        return None
-    try:
-        import keras
-    except ImportError:
-        return None
-    keras.utils.set_random_seed(seed)
-    return keras
-
-
-# ---- Keras 2 idioms --------------------------------------------------------------------------
-
-
 class _LegacyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Answers imports of the Keras 2 module paths Keras 3 removed with the modules that replaced them."""
 
@@ -161,7 +77,8 @@ class _LegacyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         record(f"import {module.__name__}", module.__name__, spelling)
 
 
-def _install_keras2(keras: Any) -> None:
+def install(keras: Any) -> None:
+    """Make the Keras 2 idioms work (and the Keras 1 ones fail clearly) in this kernel."""
     sys.meta_path.insert(0, _LegacyModules())
     _install_image_data_generator(keras)
     _install_generator_methods(keras)
@@ -216,7 +133,7 @@ def _install_generator_methods(keras: Any) -> None:
             "model.fit_generator(...)",
             "model.fit(generator, steps_per_epoch=..., epochs=...)",
         )
-        _refuse_keras1_fit_keywords(legacy)
+        refuse_keras1_fit_keywords(legacy)
         if "nb_epoch" in legacy:
             record("nb_epoch", "nb_epoch=", "epochs=")
             epochs = legacy.pop("nb_epoch")
@@ -252,7 +169,7 @@ def _install_generator_methods(keras: Any) -> None:
     model.predict_generator = predict_generator
 
 
-def _refuse_keras1_fit_keywords(kwargs: dict[str, Any]) -> None:
+def refuse_keras1_fit_keywords(kwargs: dict[str, Any]) -> None:
     for old, new in KERAS1_FIT_KEYWORDS.items():
         if old in kwargs:
             record(f"{old}= (Keras 1)", f"{old}=", new)
@@ -408,91 +325,3 @@ def _refuse_positional_kernel(conv: Any, rank: int) -> None:
 def _keep_signature(wrapper: Any, original: Any) -> None:
     """Keras reads a layer's `__init__` signature (both ways) to build its config: show it the original."""
     wrapper.__signature__ = inspect.signature(original)
-
-
-# ---- training budget -------------------------------------------------------------------------
-
-
-def _install_fit(keras: Any, config: dict[str, Any]) -> None:
-    """Wrap `Model.fit` for `nb_epoch=` (keras2), the epoch and step caps, and the submitted checkpoint."""
-    compat = config.get("compat") == "keras2"
-    max_epochs = config.get("max_epochs")
-    max_steps = config.get("max_steps")
-    checkpoint = config.get("checkpoint")
-    submitted = checkpoint if checkpoint and os.path.isfile(checkpoint) else None
-    if not (compat or max_epochs or max_steps or submitted):
-        return
-    model = keras.Model
-    original_fit = model.fit
-    signature = inspect.signature(original_fit)
-
-    @functools.wraps(original_fit)
-    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if compat:
-            _refuse_keras1_fit_keywords(kwargs)
-            if "nb_epoch" in kwargs:
-                record("nb_epoch", "nb_epoch=", "epochs=")
-                kwargs["epochs"] = kwargs.pop("nb_epoch")
-        try:
-            bound = signature.bind(self, *args, **kwargs)
-        except TypeError:
-            return original_fit(self, *args, **kwargs)
-        if submitted is not None and _load_checkpoint(self, submitted):
-            history = keras.callbacks.History()
-            history.set_model(self)
-            return history
-        _cap(bound.arguments, max_epochs, max_steps)
-        history = original_fit(*bound.args, **bound.kwargs)
-        _note_trained(history)
-        return history
-
-    model.fit = fit
-
-
-def _load_checkpoint(model: Any, path: str) -> bool:
-    try:
-        model.load_weights(path)
-    except Exception as exc:
-        note_training("checkpoint_failed", f"could not load {path}: {type(exc).__name__}: {exc}"[:300])
-        return False
-    note_training(
-        "checkpoint_loaded",
-        f"loaded the weights from {path} instead of training (fit returned an empty history)",
-        file=path,
-    )
-    return True
-
-
-def _cap(arguments: dict[str, Any], max_epochs: int | None, max_steps: int | None) -> None:
-    epochs = int(arguments.get("epochs", 1))
-    initial = int(arguments.get("initial_epoch", 0))
-    if max_epochs and epochs - initial > max_epochs:
-        arguments["epochs"] = initial + max_epochs
-        note_training(
-            "epochs_capped",
-            f"fit asked for {epochs - initial} epochs; ran {max_epochs}",
-            asked=epochs - initial,
-            ran=max_epochs,
-        )
-    steps = arguments.get("steps_per_epoch")
-    if max_steps and (steps is None or steps > max_steps):
-        arguments["steps_per_epoch"] = max_steps
-        asked = "all the batches" if steps is None else f"{steps} steps"
-        note_training(
-            "steps_capped",
-            f"each epoch asked for {asked}; ran at most {max_steps} steps",
-            asked=steps,
-            ran=max_steps,
-        )
-
-
-def _note_trained(history: Any) -> None:
-    logs = getattr(history, "history", None) or {}
-    final = {}
-    for key, values in dict(logs).items():
-        try:
-            final[str(key)] = round(float(values[-1]), 6)
-        except (TypeError, ValueError, IndexError):
-            continue
-    epochs = len(getattr(history, "epoch", []) or [])
-    note_training("trained", f"trained {epochs} epoch(s)", epochs=epochs, final=final)
