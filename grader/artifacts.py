@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from grader import text
 from grader.probe import (
     DEVICE,
     FACTS_FILE,
@@ -223,6 +224,7 @@ def _facts(raw: bytes, refusals: list[str]) -> ProbeFacts:
         raise Refused(f"not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(data, dict):
         raise Refused("not a JSON object")
+    data = text.clean_json(data)
     _bound(data, refusals)
     try:
         facts = ProbeFacts.model_validate(data)

@@ -10,35 +10,50 @@ only the kernel and the model measurement go to the executor (`grader.executors`
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
-import json
 import os
 import shutil
 import signal
 import subprocess
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import click
 from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from grader import __version__, datasets, sandbox
 from grader.errors import ExitCode, GradingError, SandboxUnavailable
 from grader.executors import Executor, Task, TaskOutcome
 from grader.grade import Overrides, resolve_rubric
 from grader.gradebook import BatchEntry, Failure, write_class_outputs
-from grader.report import write_reports
+from grader.late import LatePolicy, Penalty, modification_times
+from grader.prelude import submitted_files
+from grader.report import plain, write_reports
 from grader.result import GradeResult
+from grader.roster import Roster
 from grader.rubric import LoadedRubric, load_rubric
 from grader.submission import load_submission
 
 SUFFIXES = (".ipynb", ".py")
 INTERRUPTED = 130
 RESERVED_STEMS = ("index", "gradebook", "junit", "gradescope")
+WINDOWS_DEVICES = frozenset(
+    ("con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10)))
+)
+DISAMBIGUATOR = "~"
+UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|' + DISAMBIGUATOR)
+MAX_READABLE_BYTES = 100
+SHORT_HASH = 8
+MAX_ERROR_CHARS = 500
 SKIPPED_FOLDERS = (".ipynb_checkpoints", "__pycache__", ".git", ".keys")
 
 
@@ -54,6 +69,10 @@ class BatchSettings(BaseModel):
     force: bool = False
     gpus: tuple[str, ...] = ()
     spare_kernels: bool | None = None
+    roster: Roster | None = None
+    starter_code: tuple[str, ...] = ()
+    due: datetime | None = None
+    late_penalty: Penalty | None = None
 
 
 @dataclass(frozen=True)
@@ -109,24 +128,103 @@ def _static_prefix(pattern: str) -> str:
     return str(Path(*fixed)) if fixed else "."
 
 
+@dataclass(frozen=True)
+class _Named:
+    """A submission on its way to a stem: its exact identity, and the readable stem it would like."""
+
+    path: Path
+    identity: str
+    readable: str
+
+
 def _unique_stems(files: list[Path], base: Path) -> list[Found]:
-    """`alice` for `alice.ipynb`; `week1__alice` for a file in a sub-folder; `alice_py` on a clash.
+    """Report names, one per file, distinct even on a case-insensitive, normalising file system.
 
-    A stem that would overwrite a class output (`index.ipynb` -> index.html) or read as an error
-    row (`x.error.ipynb`) gets a trailing underscore.
+    Readable where it can be: `alice` for `alice.ipynb`, `week1__alice` for `week1/alice.ipynb`.
+    Files whose readable stems are equal once case and Unicode form are folded away (`week1/alice.py`
+    and `week1__alice.py`; `Carol.py` and `carol.py`; `josé` in NFC and in NFD), or that would take
+    a class output's name (`index`, `x.error`), get a suffix after `~`, which no readable stem
+    contains: their extension where that tells them apart (`alice~ipynb`, `alice~py`), otherwise a
+    short hash of their exact relative path. The result depends only on the set of files.
     """
+    named = [_Named(path, _identity(path, base), _readable_stem(path, base)) for path in files]
+    groups: dict[str, list[_Named]] = {}
+    for item in named:
+        groups.setdefault(_fold(item.readable), []).append(item)
+    stems: dict[Path, str] = {}
+    for members in groups.values():
+        if len(members) == 1 and not _is_reserved(members[0].readable):
+            stems[members[0].path] = members[0].readable
+            continue
+        for item, suffix in zip(members, _disambiguators(members), strict=True):
+            stems[item.path] = f"{item.readable}{DISAMBIGUATOR}{suffix}"
+    folded = {item.path: _fold(stems[item.path]) for item in named}
+    taken = Counter(folded.values())
+    for item in named:
+        if taken[folded[item.path]] > 1:
+            stems[item.path] = f"_{DISAMBIGUATOR}{_digest(item.identity)}"
+    return [Found(stem=stems[path], path=path) for path in files]
 
-    def stem_of(path: Path) -> str:
-        relative = path.relative_to(base) if path.is_relative_to(base) else Path(path.name)
-        stem = "__".join((*relative.parts[:-1], relative.stem))
-        return f"{stem}_" if stem in RESERVED_STEMS or stem.endswith(".error") else stem
 
-    stems = [stem_of(p) for p in files]
-    clashes = {s for s in stems if stems.count(s) > 1}
-    return [
-        Found(stem=f"{s}_{p.suffix.lstrip('.')}" if s in clashes else s, path=p)
-        for s, p in zip(stems, files, strict=True)
-    ]
+def _disambiguators(members: list[_Named]) -> list[str]:
+    """The extension of each file, where the group's extensions differ; else a hash of each path."""
+    extensions = [_safe_part(item.path.suffix.lstrip(".")) for item in members]
+    if all(extensions) and len({_fold(e) for e in extensions}) == len(members):
+        return extensions
+    digests = [_digest(item.identity) for item in members]
+    short = [digest[:SHORT_HASH] for digest in digests]
+    return short if len(set(short)) == len(members) else digests
+
+
+def _identity(path: Path, base: Path) -> str:
+    """The exact relative path, which tells any two files apart; a NUL marks one outside the base."""
+    if path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return "\0" + path.as_posix()
+
+
+def _digest(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _readable_stem(path: Path, base: Path) -> str:
+    """Folders and file stem joined by `__`, each part file-system safe, at most MAX_READABLE_BYTES."""
+    relative = path.relative_to(base) if path.is_relative_to(base) else Path(path.name)
+    joined = "__".join(_safe_part(part) for part in (*relative.parts[:-1], relative.stem))
+    return joined.encode()[:MAX_READABLE_BYTES].decode(errors="ignore") or "_"
+
+
+def _safe_part(part: str) -> str:
+    """One part of a path in NFC, with `_` for anything unsafe in a file name or on a terminal.
+
+    Unsafe: path separators and the characters Windows forbids, control, format and unassigned
+    characters, line breaks and unusual spaces, the disambiguator (and what folds to it), and a
+    leading dot, dash or space (a hidden file, an option, an invisible name).
+    """
+    text = "".join("_" if _unsafe(char) else char for char in unicodedata.normalize("NFC", part))
+    if text[:1] in (".", "-", " "):
+        text = "_" + text[1:]
+    return text[:-1] + "_" if text.endswith(" ") else text
+
+
+def _unsafe(char: str) -> bool:
+    return (
+        char in UNSAFE_IN_NAMES
+        or unicodedata.category(char).startswith("C")
+        or (char.isspace() and char != " ")
+        or DISAMBIGUATOR in _fold(char)
+    )
+
+
+def _is_reserved(stem: str) -> bool:
+    """A stem whose files would be a class output, an error row, or a Windows device name."""
+    folded = _fold(stem)
+    return folded in RESERVED_STEMS or folded.endswith(".error") or folded.split(".")[0] in WINDOWS_DEVICES
+
+
+def _fold(text: str) -> str:
+    """What a case-insensitive, Unicode-normalising file system (macOS, Windows) sees as the same name."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def rubric_fingerprint(loaded: LoadedRubric) -> bytes:
@@ -147,11 +245,14 @@ def rubric_fingerprint(loaded: LoadedRubric) -> bytes:
     return digest.digest()
 
 
-def result_key(submission: bytes, rubric: bytes, overrides: Overrides) -> str:
-    """sha256 over the submission's bytes, the rubric's fingerprint, the grader's version and the limits."""
+def result_key(
+    submission: bytes, rubric: bytes, overrides: Overrides, attachments: tuple[tuple[str, bytes], ...] = ()
+) -> str:
+    """sha256 over the submission's bytes and the files beside it, the rubric's fingerprint, the grader's version and the limits."""
     digest = hashlib.sha256()
     for part in (
         hashlib.sha256(submission).hexdigest(),
+        *(f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in attachments),
         hashlib.sha256(rubric).hexdigest(),
         __version__,
         overrides.model_dump_json(),
@@ -173,11 +274,11 @@ class ResultStore:
         result = self.out_dir / f"{stem}.json"
         if not (key_file.is_file() and result.is_file()):
             return False
-        if key_file.read_text(encoding="utf-8").strip() != key:
-            return False
         try:
+            if key_file.read_text(encoding="utf-8").strip() != key:
+                return False
             GradeResult.from_file(result)
-        except ValueError:
+        except (ValueError, OSError):
             return False
         return True
 
@@ -188,11 +289,19 @@ class ResultStore:
         (self.out_dir / f"{stem}.error.json").unlink(missing_ok=True)
 
     def save_failure(self, stem: str, failure: Failure) -> None:
-        """The student's row becomes the failure: an older grade no longer describes their file."""
-        (self.keys / f"{stem}.key").unlink(missing_ok=True)
+        """The student's row becomes the failure: an older grade no longer describes their file.
+
+        What cannot be removed (a folder where a report should be, the reason the report failed) is
+        left: the error row, written first, is what the class outputs read.
+        """
         _atomic_write(self.out_dir / f"{stem}.error.json", failure.model_dump_json(indent=2) + "\n")
-        for stale in (f"{stem}.json", f"{stem}.html"):
-            (self.out_dir / stale).unlink(missing_ok=True)
+        for stale in (
+            self.keys / f"{stem}.key",
+            self.out_dir / f"{stem}.json",
+            self.out_dir / f"{stem}.html",
+        ):
+            with contextlib.suppress(OSError):
+                stale.unlink(missing_ok=True)
 
     def entries(self) -> tuple[BatchEntry, ...]:
         """Every student in the out folder, this run's or an earlier one's: the folder is the class."""
@@ -204,7 +313,7 @@ class ResultStore:
                     found[failure.stem] = BatchEntry(failure.stem, failure.submission, failure)
                 else:
                     found[path.stem] = BatchEntry(path.stem, GradeResult.from_file(path).submission)
-            except ValueError:
+            except (ValueError, OSError):
                 continue
         return tuple(found[stem] for stem in sorted(found))
 
@@ -225,6 +334,9 @@ def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure
             submission = load_submission(item.path)
             loaded = fixed_rubric or resolve_rubric(submission, None, settings.rubrics_dir)
             payload = item.path.read_bytes()
+            attachments = tuple(
+                (path.name, path.read_bytes()) for path in submitted_files(item.path, loaded.rubric)
+            )
             if loaded.path not in fingerprints:
                 fingerprints[loaded.path] = rubric_fingerprint(loaded)
         except GradingError as exc:
@@ -251,10 +363,11 @@ def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure
                 stem=item.stem,
                 name=item.path.name,
                 payload=payload,
+                attachments=attachments,
                 rubric_path=str(loaded.path.resolve()),
                 rubric_label=str(loaded.path),
                 overrides=settings.overrides,
-                key=result_key(payload, fingerprints[loaded.path], settings.overrides),
+                key=result_key(payload, fingerprints[loaded.path], settings.overrides, attachments),
                 gpus=bool(settings.gpus),
             )
         )
@@ -275,15 +388,11 @@ def run_batch(
     unchanged: list[str] = []
     for item in planned:
         if isinstance(item, Failure):
-            failures[item.stem] = item
-            store.save_failure(item.stem, item)
+            _fail(item, store, failures, console)
         elif not settings.force and store.is_current(item.stem, item.key):
             unchanged.append(item.stem)
         else:
             to_grade.append(item)
-    for item in planned:
-        if isinstance(item, Failure):
-            console.print(f"[magenta]![/magenta] {item.stem}: {item.message}", highlight=False)
     if unchanged:
         console.print(
             f"{len(unchanged)} unchanged since the last run (use --force to regrade)", highlight=False
@@ -293,7 +402,7 @@ def run_batch(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         console=console,
         transient=False,
         disable=not to_grade,
@@ -306,8 +415,17 @@ def run_batch(
             if outcome.kernel_wait_s is not None:
                 kernel_waits.append((outcome.kernel_prestarted, outcome.kernel_wait_s))
             progress.update(bar, advance=1, description=outcome.stem)
-    entries = store.entries()
-    write_class_outputs(settings.out_dir, entries)
+    entries = _class_entries(store, failures)
+    outputs = write_class_outputs(
+        settings.out_dir,
+        entries,
+        roster=settings.roster,
+        late=LatePolicy(due=settings.due, penalty=settings.late_penalty),
+        submitted_at=modification_times((item.stem, item.path) for item in found),
+        starter_code=settings.starter_code,
+    )
+    for notice in outputs.notices:
+        _say(console, plain(notice))
     return BatchSummary(
         graded=len(graded),
         unchanged=len(unchanged),
@@ -322,30 +440,74 @@ def run_batch(
 def _record(
     outcome: TaskOutcome, store: ResultStore, failures: dict[str, Failure], graded: set[str], console: Console
 ) -> None:
-    failure = outcome.failure
-    if failure is None and outcome.result_json is not None:
-        try:
-            store.save_result(outcome.stem, outcome.key, outcome.result_json)
-        except Exception as exc:
-            failure = Failure(
-                stem=outcome.stem,
-                submission=outcome.submission,
-                kind="grader",
-                message=f"the grader could not write the report ({type(exc).__name__}: {exc}); a grader bug",
-                exit_code=int(ExitCode.GRADER_FAILURE),
-            )
-    if failure is not None:
-        failures[outcome.stem] = failure
-        store.save_failure(outcome.stem, failure)
-        console.print(f"[magenta]![/magenta] {outcome.stem}: {failure.message}", highlight=False)
+    """Save one student's outcome and say so; never raises.
+
+    Whatever goes wrong here (writing or rendering the report, reading the result back, printing a
+    line that quotes what the kernel reported) becomes that student's error row: one student must
+    not stop the rest of the class from being graded, nor the gradebook from being written.
+    """
+    if outcome.failure is not None:
+        _fail(outcome.failure, store, failures, console)
+        return
+    try:
+        if outcome.result_json is None:
+            raise ValueError("the worker sent back neither a result nor a failure")
+        result = GradeResult.model_validate_json(outcome.result_json)
+        store.save_result(outcome.stem, outcome.key, outcome.result_json)
+        console.print(
+            Text.assemble(
+                ("✔", "green"),
+                " ",
+                plain(outcome.stem),
+                f": {result.score:g}/{result.max_score:g} ({result.run.duration_s:.1f} s on ",
+                plain(result.run.device),
+                ")",
+            ),
+            highlight=False,
+        )
+    except Exception as exc:
+        failure = Failure(
+            stem=outcome.stem,
+            submission=outcome.submission,
+            kind="grader",
+            message=f"the grader could not record this submission's result ({type(exc).__name__}: "
+            f"{str(exc)[:MAX_ERROR_CHARS]}); this is a bug in the grader, not in the submission",
+            hint="re-run the batch; if it fails again, report it with the submission and the rubric",
+            exit_code=int(ExitCode.GRADER_FAILURE),
+        )
+        _fail(failure, store, failures, console)
         return
     graded.add(outcome.stem)
-    result = json.loads(outcome.result_json or "{}")
-    console.print(
-        f"[green]✔[/green] {outcome.stem}: {result['score']:g}/{result['max_score']:g}"
-        f" ({result['run']['duration_s']:.1f} s on {result['run']['device']})",
-        highlight=False,
-    )
+
+
+def _fail(failure: Failure, store: ResultStore, failures: dict[str, Failure], console: Console) -> None:
+    """A student's error row: saved, kept for the class outputs even if saving fails, and said."""
+    failures[failure.stem] = failure
+    try:
+        store.save_failure(failure.stem, failure)
+    except OSError as exc:
+        _say(console, plain(f"  (the error row of {failure.stem} could not be saved: {exc})", "magenta"))
+    _say(console, Text.assemble(("!", "magenta"), " ", plain(failure.stem), ": ", plain(failure.message)))
+
+
+def _class_entries(store: ResultStore, failures: dict[str, Failure]) -> tuple[BatchEntry, ...]:
+    """Every student in the out folder; this run's failures are their rows, even where saving one failed."""
+    found = {entry.stem: entry for entry in store.entries()}
+    found.update({stem: BatchEntry(stem, failure.submission, failure) for stem, failure in failures.items()})
+    return tuple(found[stem] for stem in sorted(found))
+
+
+def _say(console: Console, text: Text) -> None:
+    """A line about the batch; a terminal that cannot show it gets it ASCII-escaped, or not at all.
+
+    The rows are on disk and in the gradebook whatever the terminal does, so printing never stops a batch.
+    """
+    try:
+        console.print(text, highlight=False, soft_wrap=True)
+    except Exception:
+        escaped = text.plain.encode("ascii", "backslashreplace").decode("ascii")
+        with contextlib.suppress(Exception):
+            console.print(Text(escaped), highlight=False, soft_wrap=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -423,14 +585,17 @@ def batch_command(
         summary = run_batch(found, settings, executor, stderr)
     except KeyboardInterrupt:
         kept = len(list((settings.out_dir / ".keys").glob("*.key")))
-        stderr.print(
-            f"interrupted: {kept} results are kept in {settings.out_dir}; run again to grade the rest"
+        _say(
+            stderr,
+            plain(f"interrupted: {kept} results are kept in {settings.out_dir}; run again to grade the rest"),
         )
         return INTERRUPTED
-    Console(highlight=False).print(
-        f"{len(found)} submissions: {summary.graded} graded, {summary.unchanged} unchanged, "
-        f"{summary.failed} could not be graded · class summary: {settings.out_dir / 'index.html'}",
-        soft_wrap=True,
+    _say(
+        Console(highlight=False),
+        plain(
+            f"{len(found)} submissions: {summary.graded} graded, {summary.unchanged} unchanged, "
+            f"{summary.failed} could not be graded · class summary: {settings.out_dir / 'index.html'}"
+        ),
     )
     if summary.workers:
         stderr.print(

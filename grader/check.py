@@ -15,9 +15,13 @@ from pydantic import BaseModel, ConfigDict
 from grader import formulas
 from grader.probe import ProbeFacts
 from grader.result import CheckResult, LayerFacts, LayerRow, Metrics, ModelFacts, TierOutcome
-from grader.rubric import AccuracySpec, CheckSpec, LayerSpec, Range, Rubric
+from grader.rubric import AccuracySpec, CheckSpec, LayerSpec, Range, Rubric, WithheldCheck
 
 PAIR_KEYS = ("kernel_size", "strides", "pool_size")
+WITHOUT_ANSWERS = {
+    "layers": "self-check: layer types only; their settings, shapes and parameter counts are checked when graded",
+    "variable": "self-check: whether the value is right is checked when graded",
+}
 
 
 class Evidence(BaseModel):
@@ -33,7 +37,37 @@ class Evidence(BaseModel):
 
 
 def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
-    return tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks)
+    """Every check of the rubric; a student rubric adds a row per withheld check and says what it left out."""
+    results = tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks)
+    if rubric.student is None:
+        return results
+    reduced = set(rubric.student.without_answers)
+    results = tuple(
+        result.model_copy(update={"message": f"{result.message} ({WITHOUT_ANSWERS[result.kind]})"})
+        if result.id in reduced and result.kind in WITHOUT_ANSWERS
+        else result
+        for result in results
+    )
+    return results + tuple(withheld_result(check) for check in rubric.student.withheld)
+
+
+def withheld_result(check: WithheldCheck) -> CheckResult:
+    """The row of a check a student rubric leaves out: not run, worth nothing here, and saying why."""
+    points = f" ({check.points:g} points)" if check.points is not None else ""
+    message = {
+        "hidden": "hidden until grading",
+        "answer": f"checked when graded{points}: the student rubric does not hold its expected value",
+        "data": f"checked when graded{points}, on held-out data that the student rubric does not include",
+    }[check.reason]
+    return CheckResult(
+        id=check.id,
+        kind="withheld",
+        status="skipped",
+        points=0,
+        max_points=0,
+        message=message,
+        visibility="hidden" if check.reason == "hidden" else "visible",
+    )
 
 
 def unaccounted_operations(rubric: Rubric, model: ModelFacts) -> tuple[LayerFacts, ...]:
@@ -96,6 +130,7 @@ def _result(spec: CheckSpec, status: str, points: float, message: str, **extra: 
         max_points=spec.points,
         message=message,
         description=spec.description,
+        visibility=spec.visibility,
         **extra,
     )
 

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -22,10 +22,12 @@ from grader.errors import ExitCode, GradingError
 
 if TYPE_CHECKING:
     from grader.grade import Overrides
+    from grader.gradescope import OutputFormat
     from grader.run import SandboxMode
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COMMAND = "submission"
+MAX_ERROR_CHARS = 1_000
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -67,23 +69,40 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except GradingError as exc:
-            stderr.print(f"[bold red]error:[/bold red] {exc.message}", markup=True)
-            if exc.hint:
-                stderr.print(f"  [cyan]hint:[/cyan] {exc.hint}", markup=True)
+            print_error("error:", exc.message, exc.hint)
             sys.exit(int(exc.exit_code))
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            stderr.print(
-                f"[bold red]internal error:[/bold red] the grader itself failed ({type(exc).__name__}: {exc}) "
+            print_error(
+                "internal error:",
+                f"the grader itself failed ({type(exc).__name__}: {str(exc)[:MAX_ERROR_CHARS]}) "
                 f"at {Path(where.filename).name}:{where.lineno}. This is a bug in the grader, not in the submission; "
                 "please report it with the submission and rubric.",
-                markup=True,
             )
             sys.exit(int(ExitCode.GRADER_FAILURE))
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_error(label: str, message: str, hint: str = "") -> None:
+    """An error on stderr, its message as plain text: messages quote file names and values a student chose.
+
+    Should the terminal not take even that (an encoding without its characters), the message goes
+    out ASCII-escaped, so that the exit code that follows is still what ends the command.
+    """
+    try:
+        from rich.text import Text
+
+        from grader.report import plain
+
+        stderr.print(Text.assemble((label, "bold red"), " ", plain(message)))
+        if hint:
+            stderr.print(Text.assemble("  ", ("hint:", "cyan"), " ", plain(hint)))
+    except Exception:
+        text = f"{label} {message}" + (f"\n  hint: {hint}" if hint else "")
+        sys.stderr.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
 
 
 OVERRIDE_OPTIONS = (
@@ -189,6 +208,19 @@ def main() -> None:
     "--fail-under", type=str, help="Exit 1 when the score is below this: points (7) or a percentage (70%)."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the score line.")
+@click.option(
+    "--self-check",
+    is_flag=True,
+    help="A student's check of their work: marked 'self-check, not a grade', student view by default "
+    "(implied by a student rubric from `grade rubric publish`).",
+)
+@click.option(
+    "--student-view/--full-view",
+    "student_view",
+    default=None,
+    help="HTML and terminal show only what a student may see before grading: hidden checks as 'hidden "
+    "until grading' (default: student view in a self-check). The JSON always keeps everything.",
+)
 @reports_errors
 def grade_one(
     submission: Path,
@@ -198,31 +230,43 @@ def grade_one(
     overrides: Overrides,
     fail_under: str | None,
     quiet: bool,
+    self_check: bool,
+    student_view: bool | None,
 ) -> None:
     """Grade one notebook (.ipynb) or script (.py)."""
+    from rich.text import Text
+
     from grader.grade import grade_submission, resolve_rubric
-    from grader.report import print_summary, write_reports
+    from grader.report import plain, print_summary, write_reports
     from grader.submission import load_submission
+    from grader.visibility import score_line
 
     threshold = _parse_fail_under(fail_under)
     loaded_submission = load_submission(submission)
     loaded_rubric = resolve_rubric(loaded_submission, rubric_path, rubrics_dir)
     result = grade_submission(loaded_submission, loaded_rubric, overrides)
-    if not result.run.sandboxed and overrides.sandbox == "auto":
+    self_check = self_check or loaded_rubric.rubric.student is not None
+    result = result.model_copy(update={"self_check": self_check})
+    student_view = self_check if student_view is None else student_view
+    if not result.run.sandboxed and overrides.sandbox == "auto" and not self_check:
         stderr.print(
-            f"[yellow]warning:[/yellow] {result.run.notes[0] if result.run.notes else 'not sandboxed'}",
-            markup=True,
+            Text.assemble(
+                ("warning:", "yellow"),
+                " ",
+                plain(result.run.notes[0] if result.run.notes else "not sandboxed"),
+            )
         )
-    paths = write_reports(result, out_dir, loaded_submission.stem)
+    paths = write_reports(result, out_dir, loaded_submission.stem, student_view=student_view)
     console = Console(highlight=False)
     if quiet:
-        console.print(f"{result.submission}: {result.score:g}/{result.max_score:g}")
+        shown, maximum, after = score_line(result, student_view)
+        console.print(Text.assemble(plain(result.submission), f": {shown:g}/{maximum:g}{after}"))
     else:
-        print_summary(result, paths, console)
+        print_summary(result, paths, console, student_view=student_view)
     if threshold is not None:
         needed = threshold[0] * result.max_score / 100 if threshold[1] else threshold[0]
         if result.score < needed - 1e-9:
-            console.print(f"[red]score {result.score:g} is below --fail-under {fail_under}[/red]")
+            console.print(plain(f"score {result.score:g} is below --fail-under {fail_under}", "red"))
             sys.exit(int(ExitCode.BELOW_FAIL_UNDER))
 
 
@@ -242,7 +286,7 @@ def _parse_fail_under(value: str | None) -> tuple[float, bool] | None:
 
 @main.group("rubric")
 def rubric_group() -> None:
-    """Write and test rubrics: new, check, test, schema, list."""
+    """Write and test rubrics: new, check, test, schema, publish, list."""
 
 
 @rubric_group.command("new")
@@ -258,6 +302,23 @@ def rubric_group() -> None:
     "--file", "files", multiple=True, type=click.Path(path_type=Path), help="A file handed to the notebook."
 )
 @click.option(
+    "--dataset",
+    "course_sets",
+    multiple=True,
+    metavar="NAME[:train=N,test=N,seed=N,npz=PATH]",
+    help="A Keras data set the solution loads (mnist, fashion_mnist, cifar10, cifar100), answered offline "
+    "from the grader's Keras cache (or npz=PATH) and written under datasets:.",
+)
+@click.option(
+    "--compat",
+    type=click.Choice(["keras2", "none"]),
+    help="keras2: measure under the Keras 2 compatibility layer (default: when the solution uses Keras 2 "
+    "idioms); none: never.",
+)
+@click.option(
+    "--max-epochs", type=click.IntRange(min=1), help="Cap every fit call (written as training: {max_epochs})."
+)
+@click.option(
     "--out", "out", type=click.Path(path_type=Path), help="Write the rubric here (default: stdout)."
 )
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
@@ -270,6 +331,9 @@ def rubric_new(
     rescale: float | None,
     reshape: str | None,
     files: tuple[Path, ...],
+    course_sets: tuple[str, ...],
+    compat: Literal["keras2", "none"] | None,
+    max_epochs: int | None,
     out: Path | None,
     force: bool,
 ) -> None:
@@ -282,7 +346,14 @@ def rubric_new(
         plan = authoring.accuracy_plan(data, rescale, reshape)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--data/--rescale/--reshape") from None
-    measured = authoring.measure_solution(solution, variable, exercise, files=files, accuracy=plan)
+    try:
+        sets = authoring.parse_datasets(course_sets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dataset") from None
+    setup = authoring.SolutionSetup(compat_choice=compat, datasets=sets, max_epochs=max_epochs)
+    measured = authoring.measure_solution(
+        solution, variable, exercise, files=files, accuracy=plan, course=setup
+    )
     text = authoring.new_rubric_text(measured, out)
     for note in measured.notes:
         click.echo(f"note: {note}", err=True)
@@ -339,6 +410,28 @@ def rubric_schema_command() -> None:
     click.echo(schema_text(), nl=False)
 
 
+@rubric_group.command("publish")
+@click.argument("rubric", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="Where the student rubric goes."
+)
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@reports_errors
+def rubric_publish(rubric: Path, out: Path, force: bool) -> None:
+    """Write the rubric a student may have: no hidden checks, held-out data or unrevealed answers."""
+    from grader.publish import publish, write_published
+    from grader.rubric import load_rubric
+
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} exists; pass --force to overwrite it")
+    loaded = load_rubric(rubric)
+    if out.resolve() == loaded.path.resolve():
+        raise click.UsageError("--out is the instructor's rubric itself; write the student rubric elsewhere")
+    published = publish(loaded, out)
+    write_published(published, out)
+    click.echo(f"wrote {out}: {published.summary()}", err=True)
+
+
 @rubric_group.command("list")
 @click.option(
     "--rubrics", "rubrics_dir", type=click.Path(path_type=Path), default=Path("rubrics"), show_default=True
@@ -354,7 +447,8 @@ def rubric_list(rubrics_dir: Path) -> None:
 @main.command(
     "batch",
     epilog=(
-        "Exit codes: 0 batch done (a student's unreadable file is a row, not a failure), 2 usage, "
+        "Exit codes: 0 batch done (a student's unreadable file is a row, not a failure), 2 usage (a bad "
+        "option, or a --roster that cannot be read), "
         "3 bad --rubric, 5 the grader failed on a submission, 6 sandbox required but unavailable."
     ),
 )
@@ -392,6 +486,30 @@ def rubric_list(rubrics_dir: Path) -> None:
     help="Local workers launch each next kernel while the current one runs "
     "(default: on with --gpus or when -j leaves a CPU free).",
 )
+@click.option(
+    "--roster",
+    "roster_path",
+    type=click.Path(path_type=Path),
+    help="CSV of students (submission, id, name, email, section): roster columns in gradebook.csv, "
+    "canvas.csv and moodle.csv; see docs/batch.md.",
+)
+@click.option(
+    "--due",
+    help="Due date, ISO 8601 (2026-12-01T23:59, local time unless it has an offset): files modified "
+    "later are late. Overrides the rubric's late.due.",
+)
+@click.option(
+    "--late-penalty",
+    help="Late penalty: 10%/day (per started day, capped at 100%) or 20% (flat). Overrides the rubric's "
+    "late.penalty.",
+)
+@click.option(
+    "--starter",
+    "starter_path",
+    type=click.Path(path_type=Path),
+    help="The starter notebook the class was handed; its lines are set aside when comparing code "
+    "(default: exercises/<id>/starter.ipynb beside the rubrics).",
+)
 @overrides_options
 @reports_errors
 def grade_batch(
@@ -405,13 +523,35 @@ def grade_batch(
     executor_name: str,
     address: str | None,
     spare_kernels: bool | None,
+    roster_path: Path | None,
+    due: str | None,
+    late_penalty: str | None,
+    starter_path: Path | None,
     overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
     from grader.batch import BatchSettings, batch_command, parse_gpus
+    from grader.late import parse_due, parse_penalty
+    from grader.roster import read_roster
+    from grader.submission import load_submission
 
     if address and executor_name != "ray":
         raise click.UsageError("--address needs --executor ray")
+    try:
+        due_date = parse_due(due) if due is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--due") from None
+    try:
+        penalty = parse_penalty(late_penalty) if late_penalty is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--late-penalty") from None
+    starter_code: tuple[str, ...] = ()
+    if starter_path is not None:
+        try:
+            starter_code = tuple(cell.source for cell in load_submission(starter_path).cells)
+        except GradingError as exc:
+            raise click.BadParameter(exc.message, param_hint="--starter") from None
+    roster = read_roster(roster_path) if roster_path is not None else None
     settings = BatchSettings(
         rubric_path=rubric_path,
         rubrics_dir=rubrics_dir,
@@ -420,8 +560,84 @@ def grade_batch(
         force=force,
         gpus=parse_gpus(gpus, detect=not (executor_name == "ray" and address)),
         spare_kernels=spare_kernels,
+        roster=roster,
+        starter_code=starter_code,
+        due=due_date,
+        late_penalty=penalty,
     )
     sys.exit(batch_command(target, settings, jobs=jobs, executor_name=executor_name, address=address))
+
+
+OUTPUT_FORMAT_OPTION = click.option(
+    "--output-format",
+    type=click.Choice(["html", "md", "text"]),
+    default="html",
+    show_default=True,
+    help="How the feedback every student sees (results.json's top-level output) is written.",
+)
+
+
+@main.group("gradescope")
+def gradescope_group() -> None:
+    """Gradescope: build an autograder zip for a rubric; grade inside it."""
+
+
+@gradescope_group.command("build")
+@click.argument("rubric", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("autograder.zip"),
+    show_default=True,
+    help="The zip to upload to Gradescope.",
+)
+@OUTPUT_FORMAT_OPTION
+@click.option(
+    "--require-sandbox",
+    is_flag=True,
+    help="Grade only under bubblewrap: without it every submission gets a 'sandbox' error instead of a grade.",
+)
+@reports_errors
+def gradescope_build(rubric: Path, out: Path, output_format: str, require_sandbox: bool) -> None:
+    """Write an autograder zip: setup.sh, run_autograder, the grader as a wheel, the rubric and its data."""
+    from grader import gradescope
+    from grader.rubric import load_rubric
+
+    built = gradescope.build(load_rubric(rubric), out, cast("OutputFormat", output_format), require_sandbox)
+    click.echo(f"wrote {out}: {built.summary()}", err=True)
+
+
+@gradescope_group.command("run")
+@click.option("--rubric", "rubric_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--submission",
+    "submission_dir",
+    type=click.Path(path_type=Path),
+    default=Path("/autograder/submission"),
+    show_default=True,
+)
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path),
+    default=Path("/autograder/results/results.json"),
+    show_default=True,
+)
+@OUTPUT_FORMAT_OPTION
+@overrides_options
+@reports_errors
+def gradescope_run(
+    rubric_path: Path, submission_dir: Path, results_path: Path, output_format: str, overrides: Overrides
+) -> None:
+    """Grade the one submission in a folder into Gradescope's results.json (what run_autograder calls).
+
+    results.json is written whatever happens, so this exits 0 once it is.
+    """
+    from grader import gradescope
+
+    chosen = cast("OutputFormat", output_format)
+    results = gradescope.run(rubric_path, submission_dir, results_path, chosen, overrides)
+    click.echo(f"wrote {results_path}: {results.get('score', 0):g}", err=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Where a submission is graded: a pool of local worker processes, or a Ray cluster.
+"""Where a submission is graded: a pool of local worker processes, a Ray cluster, or Slurm jobs.
 
 Both run the same function, `grade_task`, on the same `Task` value and return the same
 `TaskOutcome`, so a result cannot depend on where it was graded. The submission travels inside
@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -346,3 +347,87 @@ class RayExecutor:
             log_to_driver=False,
             configure_logging=False,
         )
+
+
+def _slurm_task(task: Task, saved: list[Any]) -> TaskOutcome:
+    """The Slurm job: the batch's held-out data is memory-mapped from the shared folder the parent wrote."""
+    datasets.share(datasets.map_shared(saved))
+    return grade_task(task)
+
+
+class SlurmExecutor:
+    """The same task as Slurm jobs, through submitit: the cluster universities already run.
+
+    One job per submission, submitted as one job array (at most `parallelism` running at a time),
+    each with `cpus` CPUs and `gpus` GPUs. The job folder (logs, pickled tasks and results, the
+    batch's held-out data) must be on a file system the compute nodes share, like the out folder.
+    Where no Slurm is installed (`srun` missing), or with `cluster="local"`, submitit's local
+    executor runs the very same jobs as processes of this machine: that is how the test suite
+    exercises this path.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        cluster: str | None = None,
+        partition: str | None = None,
+        cpus: int = 1,
+        gpus: int = 0,
+        timeout_min: int = 60,
+        parallelism: int = 8,
+    ) -> None:
+        self.folder = folder
+        self.cluster = cluster
+        self.partition = partition
+        self.cpus = max(1, cpus)
+        self.gpus = gpus
+        self.timeout_min = timeout_min
+        self.parallelism = max(1, parallelism)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
+        if not tasks:
+            return
+        import submitit
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data_folder = Path(tempfile.mkdtemp(prefix="held-out-", dir=self.folder))
+        try:
+            saved = datasets.save_shared(hidden_data(tasks), data_folder)
+            executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=self.cluster)
+            parameters: dict[str, Any] = {
+                "name": "grader",
+                "timeout_min": self.timeout_min,
+                "cpus_per_task": self.cpus,
+                "slurm_array_parallelism": self.parallelism,
+            }
+            if self.gpus:
+                parameters["gpus_per_node"] = self.gpus
+            if self.partition:
+                parameters["slurm_partition"] = self.partition
+            executor.update_parameters(**parameters)
+            yield from self._jobs(executor, list(tasks), saved)
+        finally:
+            shutil.rmtree(data_folder, ignore_errors=True)
+
+    def _jobs(self, executor: Any, tasks: list[Task], saved: list[Any]) -> Iterator[TaskOutcome]:
+        """A job array on Slurm; locally, a window of `parallelism` jobs (the local executor starts them all at once)."""
+        import submitit
+
+        if executor.cluster == "slurm":
+            jobs = executor.map_array(_slurm_task, tasks, [saved] * len(tasks))
+            waiting = dict(zip(jobs, tasks, strict=True))
+        else:
+            waiting = {}
+        pending = [] if waiting else list(tasks)
+        while waiting or pending:
+            while pending and len(waiting) < self.parallelism:
+                task = pending.pop(0)
+                waiting[executor.submit(_slurm_task, task, saved)] = task
+            job = next(submitit.helpers.as_completed(list(waiting)))
+            task = waiting.pop(job)
+            try:
+                yield job.result()
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+                yield _outcome(task, failure=_grader_failure(task, f"Slurm job {job.job_id}: {first}"))

@@ -8,6 +8,7 @@ accepted (`grader.artifacts`): the one file per model that is both measured and 
 from __future__ import annotations
 
 import difflib
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -30,8 +31,8 @@ from grader.artifacts import Artifacts, ModelFile
 from grader.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
 from grader.errors import RubricError
 from grader.prelude import CompatChoice
-from grader.probe import ProbedModel
-from grader.result import GradeResult, ModelFacts, RunFacts
+from grader.probe import ProbedModel, ProbeFacts
+from grader.result import GradeResult, KernelSetup, MigrationHint, ModelFacts, RunFacts
 from grader.rubric import LoadedRubric, Rubric, find_rubrics, load_rubric
 from grader.run import RunOptions, SandboxMode, run_submission
 from grader.submission import Submission
@@ -76,7 +77,52 @@ def resolve_rubric(submission: Submission, rubric_path: Path | None, rubrics_dir
     return load_rubric(found[submission.exercise])
 
 
+class StoredModel(BaseModel):
+    """A saved model the run accepted, kept in an execution's folder (file name, hash, size)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    variable: str
+    file: str
+    sha256: str
+    size: int
+
+
+class Execution(BaseModel):
+    """What running a submission left behind: enough to score it again without running it.
+
+    Kept by `grade batch` beside the results (`.artifacts/<stem>/`, with the model files), so a
+    rubric change that touches only scoring regrades a class with no kernel started.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    submission: str
+    run: RunFacts
+    probe: ProbeFacts | None
+    models: tuple[StoredModel, ...] = ()
+    notes: tuple[str, ...] = ()
+    kernel_setup: KernelSetup
+    migration: tuple[MigrationHint, ...] = ()
+
+    def artifacts(self, folder: Path) -> Artifacts:
+        """The accepted artifacts again, their files in `folder`."""
+        models = {m.variable: ModelFile(m.variable, folder / m.file, m.sha256, m.size) for m in self.models}
+        return Artifacts(facts=self.probe, models=models)
+
+
 def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Overrides) -> GradeResult:
+    """Run the submission, then score what it left: the whole pipeline for one student."""
+    sandboxed = overrides.sandbox != "off" and sandbox.bwrap_problem() is None
+    if loaded.rubric.needs_model:
+        _inspector(sandboxed).start()
+    with tempfile.TemporaryDirectory(prefix="grader-kept-") as kept:
+        execution = execute(submission, loaded, overrides, Path(kept))
+        return score(execution, loaded, Path(kept))
+
+
+def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, keep: Path) -> Execution:
+    """Run the submission in its sandboxed kernel; the accepted model files are moved into `keep`."""
     rubric = loaded.rubric
     limits = rubric.limits
     options = RunOptions(
@@ -91,9 +137,6 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
     sandboxed = overrides.sandbox != "off" and sandbox.bwrap_problem() is None
     provided = course.prepare(rubric.datasets, rubric.assets, rubric.weights, loaded.path.parent)
     setup = prelude.plan(submission, rubric, overrides.compat, provided.kernel_config(sandboxed))
-    models = _inspector(sandboxed) if rubric.needs_model else None
-    if models is not None:
-        models.start()
     with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
         run = run_submission(
             submission,
@@ -109,47 +152,81 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
             prelude=setup.source,
             import_keras=setup.config.needs_keras,
         )
-        began = time.monotonic()
-        model, chosen, problem, notes = _measure_model(rubric, run.artifacts, run.facts, models)
-        measured = time.monotonic()
-        accuracy: dict[str, evaluate.AccuracyOutcome] = {}
-        if models is not None and model is not None:
-            operations = unaccounted_operations(rubric, model)
-            accuracy = evaluate.evaluate_checks(
-                rubric.checks,
-                loaded.path.parent,
-                chosen,
-                models,
-                history=_history(run.artifacts, model.variable),
-                refusal=accuracy_refusal(operations) if operations else None,
+        keep.mkdir(parents=True, exist_ok=True)
+        stored = []
+        for model in run.artifacts.models.values():
+            shutil.move(model.path, keep / model.path.name)
+            stored.append(
+                StoredModel(
+                    variable=model.variable, file=model.path.name, sha256=model.sha256, size=model.size
+                )
             )
-        stages = run.facts.stages.model_copy(
-            update={"measure": round(measured - began, 3), "evaluate": round(time.monotonic() - measured, 3)}
+    facts = hints.explain_downloads(
+        migration.explain_failures(run.facts, compat=setup.config.compat is not None)
+    )
+    return Execution(
+        submission=submission.path.name,
+        run=facts,
+        probe=run.probe,
+        models=tuple(stored),
+        notes=(*provided.notes, *run.artifacts.refusals),
+        kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
+        migration=migration.scan(submission.cells),
+    )
+
+
+def score(
+    execution: Execution, loaded: LoadedRubric, folder: Path, *, sandboxed_inspector: bool | None = None
+) -> GradeResult:
+    """Measure, evaluate and check what an execution left (its model files in `folder`) against the rubric.
+
+    The inspector is sandboxed when the run was, unless `sandboxed_inspector` says otherwise: a
+    self-check in the student's own kernel (`%grade`) ran unsandboxed, yet loads the models under
+    bubblewrap wherever it can.
+    """
+    rubric = loaded.rubric
+    artifacts = execution.artifacts(folder)
+    sandboxed = execution.run.sandboxed if sandboxed_inspector is None else sandboxed_inspector
+    models = _inspector(sandboxed) if rubric.needs_model else None
+    began = time.monotonic()
+    model, chosen, problem, notes = _measure_model(rubric, artifacts, execution.run, models)
+    measured = time.monotonic()
+    accuracy: dict[str, evaluate.AccuracyOutcome] = {}
+    if models is not None and model is not None:
+        operations = unaccounted_operations(rubric, model)
+        accuracy = evaluate.evaluate_checks(
+            rubric.checks,
+            loaded.path.parent,
+            chosen,
+            models,
+            history=_history(artifacts, model.variable),
+            refusal=accuracy_refusal(operations) if operations else None,
         )
+    stages = execution.run.stages.model_copy(
+        update={"measure": round(measured - began, 3), "evaluate": round(time.monotonic() - measured, 3)}
+    )
     evidence = Evidence(
         model=model,
         model_problem=problem,
-        probe=run.probe,
-        run_problem=_run_problem(run.facts),
+        probe=execution.probe,
+        run_problem=_run_problem(execution.run),
         accuracy=accuracy,
     )
     checks = run_checks(rubric, evidence)
     return GradeResult(
-        submission=submission.path.name,
+        submission=execution.submission,
         exercise=rubric.exercise,
         title=rubric.title,
         rubric=str(loaded.path),
         score=round(sum(c.points for c in checks), 2),
         max_score=rubric.max_score,
         checks=checks,
-        run=hints.explain_downloads(
-            migration.explain_failures(run.facts, compat=setup.config.compat is not None)
-        ).model_copy(update={"stages": stages}),
+        run=execution.run.model_copy(update={"stages": stages}),
         model=model,
-        notes=(*provided.notes, *run.artifacts.refusals, *notes),
+        notes=(*execution.notes, *notes),
         grader_version=__version__,
-        migration=migration.scan(submission.cells),
-        kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
+        migration=execution.migration,
+        kernel_setup=execution.kernel_setup,
     )
 
 

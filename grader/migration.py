@@ -9,8 +9,10 @@ when the error is what Keras 3 raises for a removed Keras 2 path.
 from __future__ import annotations
 
 import ast
+import gc
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from grader.result import CellOutcome, MigrationHint, RunFacts
@@ -72,92 +74,175 @@ HDF5_PATH = Idiom("a .hdf5 model file", ".keras (whole model) or .weights.h5 (we
 CONVOLUTION2D = Idiom("Convolution2D", "Conv2D (Convolution2D is an alias kept for old code)")
 
 
+IMAGE_MODULE = "keras.preprocessing.image"
+DOTTED_PARTS = max(len(path.split(".")) for path in (*LEGACY_MODULES, IMAGE_MODULE))
+PARSE_FAILURES = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An idiom on a line of a cell; `details` gives the idiom and the text it was found in.
+
+    The details are worked out only for the first finding of an idiom on a line (the one that
+    becomes a hint): reading the text costs a slice of its line, and repeating that for every
+    finding made the scan quadratic in the source.
+    """
+
+    line: int
+    idiom: str
+    details: Callable[[], tuple[Idiom, str]]
+
+
+class _Lines:
+    """The lines of a cell's code, split once so that a node's text costs its own line, not the cell."""
+
+    def __init__(self, code: str) -> None:
+        self.lines = code.split("\n")
+
+    def first_line(self, node: ast.stmt | ast.expr) -> str:
+        """`ast.get_source_segment(code, node).splitlines()[0]`, which re-splits the whole code per call.
+
+        The code reaching here has only `\\n` line breaks (`_scan_source` rejoined its lines), and ast
+        offsets are UTF-8 byte offsets.
+        """
+        if node.end_lineno is None or node.end_col_offset is None:
+            return ""
+        line = self.lines[node.lineno - 1].encode()
+        end = node.end_col_offset if node.end_lineno == node.lineno else None
+        return line[node.col_offset : end].decode()
+
+
 def scan(cells: Iterable[Cell]) -> tuple[MigrationHint, ...]:
-    """Every legacy idiom in the cells, in source order, one hint per idiom per line."""
+    """Every legacy idiom in the cells, in source order, one hint per idiom per line.
+
+    Linear in the source: it runs grader-side before any time limit, on submissions of up to
+    `MAX_SUBMISSION_BYTES` (benchmarks/scan_benchmark.py).
+    """
     hints: list[MigrationHint] = []
     seen: set[tuple[int, int, str]] = set()
     for cell in cells:
-        for line, idiom, found in _scan_source(cell.source):
-            key = (cell.number, line, idiom.name)
-            if key not in seen:
-                seen.add(key)
-                hints.append(
-                    MigrationHint(
-                        cell=cell.number, line=line, idiom=idiom.name, found=found, keras3=idiom.keras3
-                    )
+        for finding in _scan_source(cell.source):
+            key = (cell.number, finding.line, finding.idiom)
+            if key in seen:
+                continue
+            seen.add(key)
+            idiom, found = finding.details()
+            hints.append(
+                MigrationHint(
+                    cell=cell.number, line=finding.line, idiom=idiom.name, found=found, keras3=idiom.keras3
                 )
+            )
     return tuple(sorted(hints, key=lambda h: (h.cell, h.line)))
 
 
-def _scan_source(source: str) -> Iterator[tuple[int, Idiom, str]]:
+def _scan_source(source: str) -> Iterator[Finding]:
+    """The idioms in one cell, from its syntax tree; line by line where there is no tree to read.
+
+    Besides a syntax error, `ast.parse` refuses nesting deeper than its recursion limit
+    (RecursionError, MemoryError) and, on some Python versions, a NUL byte (ValueError): a student
+    can write any of them.
+    """
     code = "\n".join("" if MAGIC.match(line) else line for line in source.splitlines())
+    with _without_cycle_collection():
+        try:
+            tree = ast.parse(code)
+        except PARSE_FAILURES:
+            yield from _scan_lines(code)
+            return
+        lines = _Lines(code)
+        for node in ast.walk(tree):
+            yield from _scan_node(node, lines)
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off while a syntax tree is built and walked.
+
+    A tree has no reference cycles (nodes do not point to their parents), yet the collector
+    traverses the millions of nodes of a large submission again and again as they are allocated:
+    with it on, the scan of a 5 MB source takes twice as long.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        yield from _scan_lines(code)
-        return
-    for node in ast.walk(tree):
-        yield from _scan_node(node, code)
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
-def _scan_node(node: ast.AST, code: str) -> Iterator[tuple[int, Idiom, str]]:
-    found = ast.get_source_segment(code, node) or ""
-    first = found.splitlines()[0] if found else ""
+def _at(node: ast.stmt | ast.expr, idiom: Idiom, lines: _Lines) -> Finding:
+    return Finding(node.lineno, idiom.name, lambda: (idiom, lines.first_line(node)))
+
+
+def _scan_node(node: ast.AST, lines: _Lines) -> Iterator[Finding]:
     if isinstance(node, ast.ImportFrom) and node.module:
         for name in (alias.name for alias in node.names):
             full = f"{node.module}.{name}"
             if node.module in LEGACY_MODULES:
-                yield node.lineno, LEGACY_MODULES[node.module], first
+                yield _at(node, LEGACY_MODULES[node.module], lines)
                 break
             if full in LEGACY_MODULES:
-                yield node.lineno, LEGACY_MODULES[full], first
-            if node.module == "keras.preprocessing.image" and name == "ImageDataGenerator":
-                yield node.lineno, IMAGE_DATA_GENERATOR, first
+                yield _at(node, LEGACY_MODULES[full], lines)
+            if node.module == IMAGE_MODULE and name == "ImageDataGenerator":
+                yield _at(node, IMAGE_DATA_GENERATOR, lines)
             if name in ("Convolution2D",):
-                yield node.lineno, CONVOLUTION2D, first
+                yield _at(node, CONVOLUTION2D, lines)
     elif isinstance(node, ast.Import):
         for alias in node.names:
             if alias.name in LEGACY_MODULES:
-                yield node.lineno, LEGACY_MODULES[alias.name], first
+                yield _at(node, LEGACY_MODULES[alias.name], lines)
     elif isinstance(node, ast.Attribute):
-        if _dotted(node) in LEGACY_MODULES:
-            yield node.lineno, LEGACY_MODULES[_dotted(node)], first
+        dotted = _dotted(node)
+        if dotted in LEGACY_MODULES:
+            yield _at(node, LEGACY_MODULES[dotted], lines)
         if node.attr in GENERATOR_METHODS:
-            yield node.lineno, GENERATOR_METHODS[node.attr], first
-        if node.attr == "ImageDataGenerator" and _dotted(node.value) == "keras.preprocessing.image":
-            yield node.lineno, IMAGE_DATA_GENERATOR, first
+            yield _at(node, GENERATOR_METHODS[node.attr], lines)
+        if node.attr == "ImageDataGenerator" and _dotted(node.value) == IMAGE_MODULE:
+            yield _at(node, IMAGE_DATA_GENERATOR, lines)
     elif isinstance(node, ast.Call):
-        yield from _scan_call(node, first)
+        yield from _scan_call(node, lines)
     elif isinstance(node, ast.Subscript):
         key = node.slice
         if isinstance(key, ast.Constant) and key.value in HISTORY_KEYS:
-            yield node.lineno, HISTORY_KEYS[str(key.value)], first
+            yield _at(node, HISTORY_KEYS[str(key.value)], lines)
 
 
-def _scan_call(node: ast.Call, found: str) -> Iterator[tuple[int, Idiom, str]]:
+def _scan_call(node: ast.Call, lines: _Lines) -> Iterator[Finding]:
     name = _called_name(node.func)
     for keyword in node.keywords:
         if keyword.arg in LEGACY_KEYWORDS:
-            yield node.lineno, LEGACY_KEYWORDS[keyword.arg], found
+            yield _at(node, LEGACY_KEYWORDS[keyword.arg], lines)
         if keyword.arg == "period" and name == "ModelCheckpoint":
-            yield node.lineno, CHECKPOINT_PERIOD, found
+            yield _at(node, CHECKPOINT_PERIOD, lines)
     if name in CONV_CLASSES:
         if name == "Convolution2D":
-            yield node.lineno, CONVOLUTION2D, found
+            yield _at(node, CONVOLUTION2D, lines)
         rank = CONV_CLASSES[name]
         sizes = node.args[1 : 1 + rank]
         if len(sizes) == rank and all(_is_int(a) for a in sizes):
-            numbers = ", ".join(str(a.value) for a in sizes if isinstance(a, ast.Constant))
-            filters = ast.unparse(node.args[0])
-            idiom = Idiom(
+            yield Finding(
+                node.lineno,
                 f"{name}(filters, rows, cols) (Keras 1)",
-                f"{name}({filters}, ({numbers})): Keras 3 reads the last positional number as the strides",
+                lambda: (_keras1_convolution(name, node, sizes, lines), lines.first_line(node)),
             )
-            yield node.lineno, idiom, found
     if name in FILE_METHODS:
         paths = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "filepath")]
         if any(isinstance(p, ast.Constant) and str(p.value).endswith(".hdf5") for p in paths):
-            yield node.lineno, HDF5_PATH, found
+            yield _at(node, HDF5_PATH, lines)
+
+
+def _keras1_convolution(name: str, node: ast.Call, sizes: list[ast.expr], lines: _Lines) -> Idiom:
+    """Keras 1's `Conv2D(filters, rows, cols)`, which Keras 3 reads as (filters, kernel_size, strides)."""
+    numbers = ", ".join(str(a.value) for a in sizes if isinstance(a, ast.Constant))
+    try:
+        filters = ast.unparse(node.args[0])
+    except RecursionError:
+        filters = lines.first_line(node.args[0])
+    return Idiom(
+        f"{name}(filters, rows, cols) (Keras 1)",
+        f"{name}({filters}, ({numbers})): Keras 3 reads the last positional number as the strides",
+    )
 
 
 def _is_int(node: ast.AST) -> bool:
@@ -173,30 +258,52 @@ def _called_name(func: ast.AST) -> str | None:
 
 
 def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
+    """`keras.layers.core` for that chain of attributes; "" for anything longer than a legacy path.
+
+    Bounded so that a chain of n attributes costs n steps, not n of them per attribute.
+    """
+    attributes: list[str] = []
+    while isinstance(node, ast.Attribute):
+        if len(attributes) == DOTTED_PARTS - 1:
+            return ""
+        attributes.append(node.attr)
+        node = node.value
+    return ".".join((node.id, *reversed(attributes))) if isinstance(node, ast.Name) else ""
 
 
-LINE_PATTERNS: tuple[tuple[re.Pattern[str], Idiom], ...] = (
-    *((re.compile(rf"\b{re.escape(module)}\b"), idiom) for module, idiom in LEGACY_MODULES.items()),
-    (re.compile(r"\bfrom\s+keras\.utils\s+import\s+.*\bnp_utils\b"), LEGACY_MODULES["keras.utils.np_utils"]),
-    (re.compile(r"\bImageDataGenerator\b"), IMAGE_DATA_GENERATOR),
-    *((re.compile(rf"\.{method}\s*\("), idiom) for method, idiom in GENERATOR_METHODS.items()),
-    *((re.compile(rf"\b{keyword}\s*="), idiom) for keyword, idiom in LEGACY_KEYWORDS.items()),
-    *((re.compile(rf"""\[\s*['"]{key}['"]\s*\]"""), idiom) for key, idiom in HISTORY_KEYS.items()),
-    (re.compile(r"""['"][^'"]*\.hdf5['"]"""), HDF5_PATH),
+NP_UTILS_IMPORT = re.compile(r"\bfrom\s+keras\.utils\s+import\s+")
+NP_UTILS_NAME = re.compile(r"\bnp_utils\b")
+
+
+def _imports_np_utils(line: str) -> bool:
+    """`from keras.utils import ..., np_utils`: one search per part, since `import\\s+.*\\bnp_utils\\b`
+    backtracks once per `from keras.utils import` on a line, quadratic in the line.
+    """
+    start = NP_UTILS_IMPORT.search(line)
+    return start is not None and NP_UTILS_NAME.search(line, start.end()) is not None
+
+
+LINE_PATTERNS: tuple[tuple[Callable[[str], object], Idiom], ...] = (
+    *((re.compile(rf"\b{re.escape(module)}\b").search, idiom) for module, idiom in LEGACY_MODULES.items()),
+    (_imports_np_utils, LEGACY_MODULES["keras.utils.np_utils"]),
+    (re.compile(r"\bImageDataGenerator\b").search, IMAGE_DATA_GENERATOR),
+    *((re.compile(rf"\.{method}\s*\(").search, idiom) for method, idiom in GENERATOR_METHODS.items()),
+    *((re.compile(rf"\b{keyword}\s*=").search, idiom) for keyword, idiom in LEGACY_KEYWORDS.items()),
+    *((re.compile(rf"""\[\s*['"]{key}['"]\s*\]""").search, idiom) for key, idiom in HISTORY_KEYS.items()),
+    (re.compile(r"""['"][^'"]*\.hdf5['"]""").search, HDF5_PATH),
 )
 
 
-def _scan_lines(code: str) -> Iterator[tuple[int, Idiom, str]]:
+def _scan_lines(code: str) -> Iterator[Finding]:
     """For a cell that does not parse: the idioms a regex can see, line by line."""
     for number, line in enumerate(code.splitlines(), start=1):
-        for pattern, idiom in LINE_PATTERNS:
-            if pattern.search(line):
-                yield number, idiom, line.strip()
+        for matches, idiom in LINE_PATTERNS:
+            if matches(line):
+                yield _on_line(number, idiom, line)
+
+
+def _on_line(number: int, idiom: Idiom, line: str) -> Finding:
+    return Finding(number, idiom.name, lambda: (idiom, line.strip()))
 
 
 # ---- explaining failures ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from grader.result import CompatUse, KernelSetup, TrainingEvent
 from grader.rubric import Rubric
 from grader.submission import Submission
 
-KERNEL_SETUP_MODULES = ("records", "seeding", "keras2", "budget", "course", "setup")
+KERNEL_SETUP_MODULES = ("records", "gpu", "seeding", "keras2", "budget", "course", "setup")
 """The kernel-side modules the prelude installs, each after the ones it imports."""
 KERAS_MENTION = re.compile(r"\b(keras|tensorflow)\b")
 
@@ -39,6 +39,7 @@ class PreludeConfig(BaseModel):
     max_steps: int | None = None
     checkpoint: str | None = None
     course: dict[str, dict[str, str]] = {}
+    gpu_memory_mb: int | None = None
 
     @property
     def needs_keras(self) -> bool:
@@ -49,6 +50,7 @@ class PreludeConfig(BaseModel):
             or self.max_steps
             or self.checkpoint
             or any(self.course.values())
+            or self.gpu_memory_mb
         )
 
 
@@ -82,7 +84,9 @@ class ProbedTrainingEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    event: Literal["epochs_capped", "steps_capped", "checkpoint_loaded", "checkpoint_failed", "trained"]
+    event: Literal[
+        "epochs_capped", "steps_capped", "checkpoint_loaded", "checkpoint_failed", "trained", "gpu_capped"
+    ]
     detail: str = Field(max_length=400)
     cell: Annotated[int, Field(ge=0)] | None = None
     line: Annotated[int, Field(ge=0)] | None = None
@@ -157,6 +161,7 @@ def kernel_setup(prepared: PreludePlan, facts: KernelCompatFacts | None) -> Kern
         max_steps=config.max_steps,
         checkpoint=config.checkpoint,
         checkpoint_submitted=bool(prepared.files),
+        gpu_memory_mb=config.gpu_memory_mb,
         uses=tuple(CompatUse(**use.model_dump()) for use in recorded.uses),
         training=tuple(TrainingEvent(**event.model_dump(exclude={"epochs"})) for event in recorded.training),
     )

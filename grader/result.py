@@ -18,6 +18,8 @@ class Frozen(BaseModel):
 
 CellStatus = Literal["ok", "error", "timeout", "skipped", "died", "memory"]
 CheckStatus = Literal["pass", "fail", "error", "skipped"]
+Visibility = Literal["visible", "hidden", "after_due"]
+"""What a student sees of a check before grading (the rubric's `visibility`; see grader.visibility)."""
 
 
 class CellOutcome(Frozen):
@@ -169,6 +171,9 @@ class CheckResult(Frozen):
     layer_rows: tuple[LayerRow, ...] = ()
     first_difference: int | None = Field(default=None, description="Index into layer_rows.")
     metrics: Metrics | None = None
+    visibility: Visibility = Field(
+        default="visible", description="The rubric's visibility: a student view shows only visible checks."
+    )
 
 
 class MigrationHint(Frozen):
@@ -211,6 +216,7 @@ class KernelSetup(Frozen):
     max_steps: int | None = None
     checkpoint: str | None = None
     checkpoint_submitted: bool = False
+    gpu_memory_mb: int | None = Field(default=None, description="The GPU memory cap of the kernel, in MB.")
     uses: tuple[CompatUse, ...] = ()
     training: tuple[TrainingEvent, ...] = ()
 
@@ -231,6 +237,10 @@ class GradeResult(Frozen):
     grader_version: str
     migration: tuple[MigrationHint, ...] = ()
     kernel_setup: KernelSetup | None = None
+    self_check: bool = Field(
+        default=False,
+        description="A student's self-check (a student rubric, `--self-check` or `%grade`): not a grade.",
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

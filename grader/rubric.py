@@ -38,6 +38,7 @@ from grader.late import (
     due_from_yaml,
     penalty_from_yaml,
 )
+from grader.result import Visibility
 
 Shape = tuple[int, ...]
 PairOrInt = int | tuple[int, int]
@@ -133,14 +134,27 @@ class AccuracySpec(_Strict):
 
 
 CHECK_KINDS = ("layers", "total_params", "output_shape", "variable", "accuracy")
+CheckId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class CheckSpec(_Strict):
     """One rubric item. Exactly one of the kind keys (`layers`, `total_params`, ...) is set."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    id: CheckId
     points: Annotated[float, Field(ge=0)]
     description: str | None = None
+    visibility: Visibility = Field(
+        default="visible",
+        description="What a student sees of this check: visible (its result, in every report), hidden (only "
+        "'hidden until grading' in the student view; Gradescope after_published) or after_due (shown after "
+        "the due date; Gradescope after_due_date). The JSON result always keeps everything.",
+    )
+    reveal: bool = Field(
+        default=False,
+        description="Publish this check's expected values (params, output_shape, equals, total_params, ...) "
+        "in the student rubric (`grade rubric publish`); without it a visible check is published without "
+        "its answers. Not allowed on a hidden or after_due check.",
+    )
     partial: bool = Field(
         default=True, description="layers: give points in proportion to the layers that match."
     )
@@ -156,6 +170,11 @@ class CheckSpec(_Strict):
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(f"a check needs exactly one of {', '.join(CHECK_KINDS)} (found: {found})")
+        if self.reveal and self.visibility != "visible":
+            raise ValueError(
+                f"reveal: true publishes the answers of a check that is {self.visibility}; "
+                "drop reveal, or make the check visible"
+            )
         if self.accuracy is not None and self.accuracy.tiers[0].points > self.points:
             raise ValueError(
                 f"the top accuracy tier gives {self.accuracy.tiers[0].points:g} points, "
@@ -243,6 +262,38 @@ class LateSpec(_Strict):
         return self
 
 
+WithheldReason = Literal["hidden", "answer", "data"]
+
+
+class WithheldCheck(_Strict):
+    """A check of the instructor's rubric that a student rubric leaves out, and why.
+
+    `hidden`: a hidden or after_due check, of which only the id is published; `answer`: a visible
+    check that cannot run without its expected value (total_params, output_shape); `data`: an
+    accuracy check, whose held-out data never leaves the instructor.
+    """
+
+    id: CheckId
+    reason: WithheldReason
+    points: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="Its points; left out for a hidden check, of which nothing is published."
+    )
+
+
+class StudentRubric(_Strict):
+    """The mark of a student rubric, written by `grade rubric publish`: grading with it is a self-check."""
+
+    source: str = Field(description="The instructor's rubric it was published from (file name).")
+    withheld: list[WithheldCheck] = Field(
+        default_factory=list, description="Checks graded only with the instructor's rubric."
+    )
+    without_answers: list[CheckId] = Field(
+        default_factory=list,
+        description="Checks published without their expected values: they check only what needs no answer "
+        "(each layer's type; that a variable is defined).",
+    )
+
+
 class Rubric(_Strict):
     exercise: Annotated[str, Field(pattern=EXERCISE_ID.pattern)]
     title: str
@@ -281,6 +332,24 @@ class Rubric(_Strict):
         default_factory=list,
         description="Pretrained weight files (keras.applications) from the grader's Keras cache, ~/.keras/models.",
     )
+    student: StudentRubric | None = Field(
+        default=None,
+        description="Set by `grade rubric publish`: a student rubric, without hidden checks, held-out data "
+        "or unrevealed answers; grading with it is a self-check, not a grade.",
+    )
+
+    @model_validator(mode="after")
+    def _student_marker_names_checks(self) -> Rubric:
+        if self.student is None:
+            return self
+        ids = {check.id for check in self.checks}
+        clash = sorted(ids & {w.id for w in self.student.withheld})
+        if clash:
+            raise ValueError(f"check id(s) {', '.join(clash)} are both checks and withheld (student.withheld)")
+        unknown = sorted(set(self.student.without_answers) - ids)
+        if unknown:
+            raise ValueError(f"student.without_answers names unknown check id(s) {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _examples_name_checks(self) -> Rubric:

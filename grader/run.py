@@ -34,6 +34,7 @@ from grader import artifacts, kernels, limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
 from grader.result import CellOutcome, RunFacts, StageTimes
 from grader.submission import Submission
+from grader.text import clean
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROBE_TIMEOUT_S = 180
@@ -334,7 +335,7 @@ class _Runner:
     def _outcome(
         self, client: _BoundedClient, cell: Any, index: int, source: Any, status: str, limit: float
     ) -> CellOutcome:
-        text, error = _collect_output(cell.outputs)
+        output, error = _collect_output(cell.outputs)
         hint = None
         if status == "ok" and error is not None:
             status = "error"
@@ -353,7 +354,7 @@ class _Runner:
             hint = "The kernel died while running this cell (it exited, crashed or was killed)."
         truncated = index in client.truncated
         if truncated:
-            text += f"\n[output truncated: over {self.options.output_kb} KB]"
+            output += f"\n[output truncated: over {self.options.output_kb} KB]"
         room = min(MAX_FIGURES_PER_CELL, MAX_FIGURES - self.figures)
         figures = _collect_figures(cell.outputs, room) if room > 0 else ()
         self.figures += len(figures)
@@ -362,13 +363,15 @@ class _Runner:
             first_line=source.first_line,
             source=source.source,
             status=status,  # type: ignore[arg-type]
-            error_name=error.get("ename") if error else None,
-            error_value=str(error.get("evalue"))[:2000] if error else None,
-            traceback=ANSI.sub("", "\n".join(error.get("traceback", [])))[-20_000:] if error else None,
-            output=text,
+            error_name=clean(str(error.get("ename")))[:200] if error else None,
+            error_value=clean(str(error.get("evalue")))[:2000] if error else None,
+            traceback=clean(ANSI.sub("", "\n".join(map(str, error.get("traceback", [])))))[-20_000:]
+            if error
+            else None,
+            output=clean(output),
             output_truncated=truncated,
             hint=hint,
-            noise=_collect_noise(cell.outputs),
+            noise=clean(_collect_noise(cell.outputs)),
             images=figures,
         )
 

@@ -16,6 +16,7 @@ import nbformat
 from pydantic import BaseModel, ConfigDict
 
 from grader.errors import SubmissionError
+from grader.text import clean
 
 SCRIPT_CELL_MARKER = re.compile(r"^#\s*%%")
 SCRIPT_EXERCISE_TAG = re.compile(r"^#\s*grader:\s*exercise\s*=\s*([A-Za-z0-9._-]+)\s*$", re.MULTILINE)
@@ -129,7 +130,7 @@ def _notebook_language(notebook: Any) -> str | None:
 
 def _source(cell: Any) -> str:
     source = cell.source
-    return "".join(source) if isinstance(source, list) else str(source)
+    return clean("".join(source) if isinstance(source, list) else str(source))
 
 
 def _load_script(path: Path, text: str) -> Submission:

@@ -21,7 +21,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from grader.batch import BatchSettings, discover, plan, spare_kernels_by_default
-from grader.executors import LocalExecutor, RayExecutor, Task, TaskOutcome
+from grader.executors import LocalExecutor, RayExecutor, SlurmExecutor, Task, TaskOutcome
 from grader.grade import Overrides
 from tests.conftest import REPO, run_grade, write_notebook
 
@@ -95,7 +95,7 @@ def comparable(outcome: TaskOutcome) -> dict[str, Any]:
     """A result without what may differ between two gradings of the same notebook: its name, times, device."""
     assert outcome.result_json is not None, outcome.failure
     result = json.loads(outcome.result_json)
-    run = {k: v for k, v in result["run"].items() if k not in ("duration_s", "device")}
+    run = {k: v for k, v in result["run"].items() if k not in ("duration_s", "device", "stages")}
     checks = [
         {**check, "metrics": {k: v for k, v in check["metrics"].items() if k != "duration_s"}}
         if check["metrics"]
@@ -135,6 +135,19 @@ def test_a_kernel_started_ahead_grades_exactly_like_a_fresh_one(local_outcomes: 
 
 def test_local_workers_never_read_the_held_out_data_themselves(local_outcomes: list[TaskOutcome]) -> None:
     assert [o.data_reads for o in local_outcomes] == [0, 0, 0]
+
+
+def test_slurm_jobs_grade_exactly_like_local_workers(
+    course: Path, local_outcomes: list[TaskOutcome], tmp_path: Path
+) -> None:
+    """submitit's local executor runs the Slurm path (job pickles, shared folder, results) on this machine."""
+    outcomes = list(SlurmExecutor(tmp_path / "slurm", cluster="local", parallelism=2).run(tasks_for(course)))
+    assert sorted(o.stem for o in outcomes) == sorted(STUDENTS)
+    by_stem = {o.stem: comparable(o) for o in outcomes}
+    assert [by_stem[o.stem] for o in local_outcomes] == [comparable(o) for o in local_outcomes]
+    assert [o.data_reads for o in outcomes] == [0, 0, 0], "jobs map the batch's held-out data, not the source"
+    assert len({o.worker for o in outcomes}) == len(STUDENTS), "one job (one process) per submission"
+    assert list((tmp_path / "slurm").glob("held-out-*")) == [], "the shared data folder is removed afterwards"
 
 
 def test_ray_workers_get_the_held_out_data_from_the_object_store(
