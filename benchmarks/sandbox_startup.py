@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 
 from grader import limits, sandbox
-from grader.run import RunOptions, SandboxMode, run_submission
+from grader.limits import Limits
+from grader.run import SandboxMode, run_submission
 from grader.sandbox import bwrap_problem
 from grader.submission import load_submission
 
-OPTIONS = {"timeout": 120, "cell_timeout": 60, "memory_mb": 2048, "output_kb": 64}
+LIMITS = Limits(timeout=120, cell_timeout=60, memory_mb=2048, output_kb=64)
 
 
 def one_run(script: Path, mode: SandboxMode) -> float:
@@ -29,7 +30,7 @@ def one_run(script: Path, mode: SandboxMode) -> float:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as workspace:
         result = run_submission(
-            submission, workspace=Path(workspace), options=RunOptions(**OPTIONS, sandbox=mode)
+            submission, workspace=Path(workspace), bounds=LIMITS, sandbox_mode=mode
         )
     elapsed = time.perf_counter() - started
     assert result.facts.sandboxed == (mode == "require"), result.facts.notes
@@ -40,11 +41,11 @@ def one_run(script: Path, mode: SandboxMode) -> float:
 def bare_bwrap(runs: int) -> float:
     """Median seconds bwrap itself takes to set up the kernel's sandbox and run /bin/true in it."""
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as folder:
+        work, artifacts, ipc = Path(folder) / "work", Path(folder) / "artifacts", Path(folder) / "ipc"
         layout = sandbox.SandboxLayout(
-            workdir=Path(folder) / "work", artifacts=Path(folder) / "artifacts", ipc=Path(folder) / "ipc",
-            uid=limits.kernel_uid(), tmp_mb=512,
-        )  # fmt: skip
-        for path in (layout.workdir, layout.artifacts, layout.ipc):
+            workdir=work, writable=(artifacts, ipc), uid=limits.kernel_uid(), tmp_mb=512
+        )
+        for path in (work, artifacts, ipc):
             path.mkdir()
         argv = sandbox.bwrap_command(layout, ["/bin/true"])
         times = []

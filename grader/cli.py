@@ -105,30 +105,48 @@ def print_error(label: str, message: str, hint: str = "") -> None:
         sys.stderr.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
 
 
-OVERRIDE_OPTIONS = (
-    click.option("--timeout", type=click.FloatRange(min=1), help="Whole-notebook time limit in seconds."),
-    click.option("--cell-timeout", type=click.FloatRange(min=1), help="Per-cell time limit in seconds."),
-    click.option("--memory-mb", type=click.IntRange(min=64), help="Kernel memory limit in MB."),
-    click.option("--processes", type=click.IntRange(min=16), help="Kernel process limit, threads included."),
-    click.option("--output-kb", type=click.IntRange(min=1), help="Output kept per cell in KB."),
-    click.option(
-        "--disk-mb",
-        type=click.IntRange(min=1),
-        help="Disk the kernel may write in its folders and /tmp, in MB.",
-    ),
-    click.option(
-        "--require-sandbox",
-        is_flag=True,
-        help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
-    ),
-    click.option("--no-sandbox", is_flag=True, help="Run kernels without bubblewrap (trusted code only)."),
-    click.option(
-        "--compat",
-        type=click.Choice(["keras2", "none"]),
-        help="keras2: run the course's Keras 2 idioms under Keras 3 and list each use; none: turn off the "
-        "rubric's compatibility layer.",
-    ),
-)
+def _limit_option(name: str, field: Any) -> Callable[[F], F]:
+    """A command-line option for one field of `Limits`: its name, type, bounds and help come from the field."""
+    import annotated_types
+
+    kinds = [
+        kind
+        for kind in (int, float)
+        if kind in (field.annotation, *getattr(field.annotation, "__args__", ()))
+    ]
+    at_least = next((float(m.ge) for m in field.metadata if isinstance(m, annotated_types.Ge)), None)  # type: ignore[arg-type]
+    above = next((float(m.gt) for m in field.metadata if isinstance(m, annotated_types.Gt)), None)  # type: ignore[arg-type]
+    bound: click.ParamType
+    if kinds and kinds[0] is int:
+        lowest = at_least if at_least is not None else (above + 1 if above is not None else None)
+        bound = click.IntRange(min=int(lowest) if lowest is not None else None)
+    else:
+        bound = click.FloatRange(min=at_least if at_least is not None else above, min_open=at_least is None)
+    return click.option(f"--{name.replace('_', '-')}", name, type=bound, help=field.description)
+
+
+def _override_options() -> tuple[Callable[[F], F], ...]:
+    from grader.limits import Limits
+
+    return (
+        *(_limit_option(name, field) for name, field in Limits.model_fields.items()),
+        click.option(
+            "--require-sandbox",
+            is_flag=True,
+            help="Fail (exit 6) instead of running unsandboxed when bubblewrap is missing.",
+        ),
+        click.option(
+            "--no-sandbox", is_flag=True, help="Run kernels without bubblewrap (trusted code only)."
+        ),
+        click.option(
+            "--compat",
+            type=click.Choice(["keras2", "none"]),
+            help="keras2: run the course's Keras 2 idioms under Keras 3 and list each use; none: turn off the "
+            "rubric's compatibility layer.",
+        ),
+    )
+
+
 RUBRIC_SOURCE_OPTIONS = (
     click.option(
         "--rubric",
@@ -157,17 +175,17 @@ def overrides_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from grader.grade import Overrides
+        from grader.limits import LimitOverrides, Limits
 
         require, off = kwargs.pop("require_sandbox"), kwargs.pop("no_sandbox")
         if require and off:
             raise click.UsageError("--require-sandbox and --no-sandbox contradict each other")
-        names = ("timeout", "cell_timeout", "memory_mb", "processes", "output_kb", "disk_mb", "compat")
-        settings = {name: kwargs.pop(name) for name in names}
+        limits = LimitOverrides(**{name: kwargs.pop(name) for name in Limits.model_fields})
         sandbox: SandboxMode = "require" if require else ("off" if off else "auto")
-        kwargs["overrides"] = Overrides(sandbox=sandbox, **settings)
+        kwargs["overrides"] = Overrides(limits=limits, sandbox=sandbox, compat=kwargs.pop("compat"))
         return func(*args, **kwargs)
 
-    for option in reversed(OVERRIDE_OPTIONS):
+    for option in reversed(_override_options()):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
 
@@ -444,18 +462,22 @@ def rubric_list(rubrics_dir: Path) -> None:
     Console(highlight=False).print(rubric_table(rubrics_dir))
 
 
-@main.command(
-    "batch",
-    epilog=(
-        "Exit codes: 0 batch done (a student's unreadable file is a row, not a failure), 2 usage (a bad "
-        "option, or a --roster that cannot be read), "
-        "3 bad --rubric, 5 the grader failed on a submission, 6 sandbox required but unavailable."
-    ),
+BATCH_EXIT_CODES = (
+    "Exit codes: 0 batch done (a student's unreadable file is a row, not a failure), 2 usage (a bad "
+    "option, no submissions found, or a --roster that cannot be read), 3 bad --rubric, 5 the grader "
+    "failed on a submission, 6 sandbox required but unavailable, 130 interrupted (Ctrl-C or SIGTERM; "
+    "the results already written are kept, and a re-run grades the rest)."
 )
+
+
+@main.command("batch", epilog=BATCH_EXIT_CODES)
 @click.argument("target", metavar="DIR_OR_GLOB")
 @rubric_source_options
 @click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), help="Parallel workers (default: the number of CPUs)."
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Parallel workers (default: the CPUs, as far as memory allows; the batch says how many).",
 )
 @click.option(
     "--out",
@@ -469,17 +491,40 @@ def rubric_list(rubrics_dir: Path) -> None:
     "--force", is_flag=True, help="Regrade every submission, even those unchanged since the last run."
 )
 @click.option(
-    "--gpus", help="`all` or GPU numbers (0,1): one worker per GPU, each with its own CUDA_VISIBLE_DEVICES."
+    "--rescore",
+    is_flag=True,
+    help="Score every student again from what ran last time, without running (their files unchanged); "
+    "a batch does this by itself when only the rubric's checks changed.",
+)
+@click.option(
+    "--gpus", help="`all` or GPU numbers (0,1): workers per GPU, each with its own CUDA_VISIBLE_DEVICES."
+)
+@click.option(
+    "--kernels-per-gpu",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --gpus: this many workers (kernels) share each GPU, each capped to its share of the GPU's "
+    "memory (or --gpu-memory-mb).",
 )
 @click.option(
     "--executor",
     "executor_name",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(["local", "ray", "slurm"]),
     default="local",
     show_default=True,
-    help="Worker processes on this machine, or a Ray cluster.",
+    help="Worker processes on this machine, a Ray cluster, or Slurm jobs (submitit; runs locally "
+    "where there is no Slurm).",
 )
 @click.option("--address", help="Ray cluster address (with --executor ray; default: a local Ray instance).")
+@click.option("--slurm-partition", help="With --executor slurm: the partition to submit to.")
+@click.option(
+    "--slurm-time",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="With --executor slurm: each job's time limit in minutes.",
+)
 @click.option(
     "--spare-kernels/--no-spare-kernels",
     default=None,
@@ -519,9 +564,13 @@ def grade_batch(
     jobs: int | None,
     out_dir: Path,
     force: bool,
+    rescore: bool,
     gpus: str | None,
+    kernels_per_gpu: int,
     executor_name: str,
     address: str | None,
+    slurm_partition: str | None,
+    slurm_time: int,
     spare_kernels: bool | None,
     roster_path: Path | None,
     due: str | None,
@@ -530,13 +579,21 @@ def grade_batch(
     overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
-    from grader.batch import BatchSettings, batch_command, parse_gpus
+    import signal
+
+    from grader import batch_view
+    from grader.batch import BatchSettings, run_batch, spare_kernels_by_default
+    from grader.discovery import discover
+    from grader.executors import Executor, LocalExecutor, RayExecutor, SlurmExecutor
     from grader.late import parse_due, parse_penalty
+    from grader.limits import LimitOverrides
     from grader.roster import read_roster
     from grader.submission import load_submission
 
     if address and executor_name != "ray":
         raise click.UsageError("--address needs --executor ray")
+    if kernels_per_gpu > 1 and not gpus:
+        raise click.UsageError("--kernels-per-gpu needs --gpus")
     try:
         due_date = parse_due(due) if due is not None else None
     except ValueError as exc:
@@ -552,20 +609,105 @@ def grade_batch(
         except GradingError as exc:
             raise click.BadParameter(exc.message, param_hint="--starter") from None
     roster = read_roster(roster_path) if roster_path is not None else None
+    gpu_ids = _parse_gpus(gpus, detect=not (executor_name == "ray" and address))
+    workers_gpus = tuple(gpu for _ in range(kernels_per_gpu) for gpu in gpu_ids)
+    given = overrides.limits.model_dump().get("gpu_memory_mb")
+    cap = batch_view.shared_gpu_cap(gpu_ids, kernels_per_gpu) if given is None else None
+    if cap is not None:
+        limits = LimitOverrides(**{**overrides.limits.model_dump(), "gpu_memory_mb": cap})
+        overrides = overrides.model_copy(update={"limits": limits})
     settings = BatchSettings(
         rubric_path=rubric_path,
         rubrics_dir=rubrics_dir,
         overrides=overrides,
         out_dir=out_dir,
         force=force,
-        gpus=parse_gpus(gpus, detect=not (executor_name == "ray" and address)),
+        rescore=rescore,
+        gpus=workers_gpus,
         spare_kernels=spare_kernels,
         roster=roster,
         starter_code=starter_code,
         due=due_date,
         late_penalty=penalty,
     )
-    sys.exit(batch_command(target, settings, jobs=jobs, executor_name=executor_name, address=address))
+    found = discover(target, out_dir)
+    if not found:
+        raise click.UsageError(f"no submissions (.ipynb or .py) found in {target}")
+    console = Console(stderr=True, highlight=False)
+    workers, why = (jobs, f"{jobs} workers (-j)") if jobs else batch_view.default_workers()
+    executor: Executor
+    if executor_name == "ray":
+        executor = RayExecutor(address, workers, workers_gpus)
+    elif executor_name == "slurm":
+        executor = SlurmExecutor(
+            out_dir / ".slurm",
+            partition=slurm_partition,
+            gpus=1 if gpu_ids else 0,
+            timeout_min=slurm_time,
+            parallelism=workers,
+        )
+    else:
+        spares = spare_kernels_by_default(workers, workers_gpus) if spare_kernels is None else spare_kernels
+        executor = LocalExecutor(workers, workers_gpus, spare_kernels=spares)
+        console.print(
+            f"grading with {why}"
+            if not workers_gpus
+            else f"grading with one worker per GPU slot: {', '.join(workers_gpus)}"
+        )
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    view = batch_view.BatchView(console)
+    try:
+        with view.showing():
+            summary = run_batch(found, settings, executor, view)
+    except KeyboardInterrupt:
+        from grader.store import ResultStore
+
+        kept = ResultStore(out_dir).kept()
+        view.say(
+            plain_text(f"interrupted: {kept} results are kept in {out_dir}; run again to grade the rest")
+        )
+        sys.exit(INTERRUPTED)
+    lines = batch_view.closing_lines(summary, str(out_dir / "index.html"))
+    Console(highlight=False).print(plain_text(lines[0]), soft_wrap=True)
+    for line in lines[1:]:
+        view.say(plain_text(line))
+    sys.exit(int(summary.exit_code))
+
+
+INTERRUPTED = 130
+
+
+def plain_text(text: str) -> Any:
+    from grader.report import plain
+
+    return plain(text)
+
+
+def _parse_gpus(value: str | None, *, detect: bool = True) -> tuple[str, ...]:
+    """`--gpus all` (every GPU nvidia-smi lists) or `--gpus 0,1`; a usage error otherwise.
+
+    Without `detect` (a Ray cluster, whose GPUs are on other machines) `all` stays `("all",)`:
+    Ray, not this machine, knows which GPUs there are.
+    """
+    from grader.batch_view import visible_gpus
+
+    if value is None:
+        return ()
+    if value.strip() == "all" and not detect:
+        return ("all",)
+    if value.strip() == "all":
+        found = visible_gpus()
+        if not found:
+            raise click.BadParameter("no GPU found (nvidia-smi lists none)", param_hint="--gpus")
+        return found
+    ids = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not ids or not all(part.isdigit() for part in ids):
+        raise click.BadParameter(f"{value!r}: expected `all` or GPU numbers like 0,1", param_hint="--gpus")
+    return ids
 
 
 OUTPUT_FORMAT_OPTION = click.option(

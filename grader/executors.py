@@ -33,13 +33,15 @@ from pydantic import BaseModel, ConfigDict
 
 from grader import datasets, kernels
 from grader.errors import GradingError
-from grader.grade import Overrides, grade_submission
-from grader.gradebook import Failure
-from grader.result import GradeResult
+from grader.grade import Execution, Overrides, execute, score, shared_inspector
+from grader.result import Failure, GradeResult
 from grader.rubric import load_rubric
+from grader.store import Keys
 from grader.submission import load_submission
 
 MAX_ATTEMPTS = 2
+MAX_KEPT_BYTES = 512 * 1024 * 1024
+STARTED_POLL_S = 0.5
 
 
 class Task(BaseModel):
@@ -57,20 +59,26 @@ class Task(BaseModel):
     rubric_path: str
     rubric_label: str
     overrides: Overrides
-    key: str
+    keys: Keys
     gpus: bool = False
 
 
 class TaskOutcome(BaseModel):
-    """The canonical result JSON, or the failure; plus the worker's memory, for capacity planning."""
+    """The canonical result JSON, or the failure; what ran, to be kept; the worker's memory, for capacity planning.
+
+    `execution_json` and `models` (file name, bytes) are what ran, for the out folder to keep so
+    that the student can be scored again without running (left out above `MAX_KEPT_BYTES`).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     stem: str
     submission: str
-    key: str
+    keys: Keys
     result_json: str | None = None
     failure: Failure | None = None
+    execution_json: str | None = None
+    models: tuple[tuple[str, bytes], ...] = ()
     worker: str = ""
     worker_peak_mb: float = 0.0
     kernel_peak_mb: float = 0.0
@@ -88,9 +96,13 @@ def grade_task(task: Task) -> TaskOutcome:
             path.write_bytes(task.payload)
             for name, content in task.attachments:
                 (Path(folder) / Path(name).name).write_bytes(content)
-            result = grade_submission(
-                load_submission(path), load_rubric(Path(task.rubric_path)), task.overrides
-            )
+            loaded = load_rubric(Path(task.rubric_path))
+            kept = Path(folder) / ".kept"
+            if loaded.rubric.needs_model:
+                shared_inspector(loaded, task.overrides).start()
+            execution = execute(load_submission(path), loaded, task.overrides, kept)
+            result = score(execution, loaded, kept, task.overrides)
+            models = _kept_models(execution, kept)
     except GradingError as exc:
         return _outcome(task, failure=Failure.from_error(task.stem, task.name, exc))
     except Exception as exc:
@@ -100,7 +112,15 @@ def grade_task(task: Task) -> TaskOutcome:
         gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
         notes = (*notes, f"graded by a worker assigned GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu})")
     final = result.model_copy(update={"rubric": task.rubric_label, "notes": notes})
-    return _outcome(task, result=final)
+    kept_execution = execution if models is not None else None
+    return _outcome(task, result=final, execution=kept_execution, models=models or ())
+
+
+def _kept_models(execution: Execution, folder: Path) -> tuple[tuple[str, bytes], ...] | None:
+    """The execution's model files, to keep beside the result; None when they are too large to send back."""
+    if sum(model.size for model in execution.models) > MAX_KEPT_BYTES:
+        return None
+    return tuple((model.file, (folder / model.file).read_bytes()) for model in execution.models)
 
 
 def _grader_failure(task: Task, what: str) -> Failure:
@@ -114,16 +134,25 @@ def _grader_failure(task: Task, what: str) -> Failure:
     )
 
 
-def _outcome(task: Task, *, result: GradeResult | None = None, failure: Failure | None = None) -> TaskOutcome:
+def _outcome(
+    task: Task,
+    *,
+    result: GradeResult | None = None,
+    failure: Failure | None = None,
+    execution: Execution | None = None,
+    models: tuple[tuple[str, bytes], ...] = (),
+) -> TaskOutcome:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     start = kernels.take_last_start()
     return TaskOutcome(
         stem=task.stem,
         submission=task.name,
-        key=task.key,
+        keys=task.keys,
         result_json=result.to_json() if result is not None else None,
         failure=failure,
+        execution_json=execution.model_dump_json() if execution is not None else None,
+        models=models,
         worker=f"{os.uname().nodename}:{os.getpid()}",
         worker_peak_mb=round(own, 1),
         kernel_peak_mb=round(children, 1),
@@ -133,9 +162,17 @@ def _outcome(task: Task, *, result: GradeResult | None = None, failure: Failure 
     )
 
 
+class TaskStarted(BaseModel):
+    """A worker took a task (for the progress display: who is being graded now)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stem: str
+
+
 class Executor(Protocol):
-    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
-        """Grade every task once, yielding each outcome as soon as it is ready."""
+    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome | TaskStarted]:
+        """Grade every task once, yielding each outcome as soon as it is ready (and, where known, each start)."""
         ...
 
 
@@ -206,14 +243,14 @@ class LocalExecutor:
         self.workers = len(self.gpus) if self.gpus else max(1, workers)
         self.context = multiprocessing.get_context("spawn")
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
+    def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome | TaskStarted]:
         if not tasks:
             return
         with tempfile.TemporaryDirectory(prefix="grader-batch-data-") as folder:
             shared = datasets.save_shared(hidden_data(tasks), Path(folder))
             yield from self._run(tasks, shared)
 
-    def _run(self, tasks: Sequence[Task], shared: list[Any]) -> Iterator[TaskOutcome]:
+    def _run(self, tasks: Sequence[Task], shared: list[Any]) -> Iterator[TaskOutcome | TaskStarted]:
         pending = {task.stem: task for task in tasks}
         attempts: Counter[str] = Counter()
         while pending:
@@ -236,8 +273,12 @@ class LocalExecutor:
                 }
                 broken = False
                 waiting = set(futures)
+                begun: list[str] = []
                 while waiting and not broken:
-                    done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                    done, waiting = wait(waiting, timeout=STARTED_POLL_S, return_when=FIRST_COMPLETED)
+                    for stem in _drain(started, wait_s=0):
+                        begun.append(stem)
+                        yield TaskStarted(stem=stem)
                     for future in done:
                         try:
                             outcome = future.result()
@@ -247,7 +288,8 @@ class LocalExecutor:
                         pending.pop(outcome.stem, None)
                         yield outcome
                 if broken:
-                    suspects = [stem for stem in _drain(started) if stem in pending] or list(pending)
+                    begun += _drain(started)
+                    suspects = [stem for stem in begun if stem in pending] or list(pending)
                     for stem in suspects:
                         attempts[stem] += 1
                         if attempts[stem] >= MAX_ATTEMPTS:
@@ -272,11 +314,11 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             process.kill()
 
 
-def _drain(queue: Any) -> list[str]:
+def _drain(queue: Any, wait_s: float = 0.1) -> list[str]:
     stems = []
     while True:
         try:
-            stems.append(queue.get(timeout=0.1))
+            stems.append(queue.get(timeout=wait_s) if wait_s else queue.get_nowait())
         except Empty:
             return stems
 

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,25 +31,26 @@ from grader import (
 from grader.artifacts import Artifacts, ModelFile
 from grader.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
 from grader.errors import RubricError
+from grader.limits import LimitOverrides, Limits
 from grader.prelude import CompatChoice
 from grader.probe import ProbedModel, ProbeFacts
 from grader.result import GradeResult, KernelSetup, MigrationHint, ModelFacts, RunFacts
 from grader.rubric import LoadedRubric, Rubric, find_rubrics, load_rubric
-from grader.run import RunOptions, SandboxMode, run_submission
+from grader.run import SandboxMode, run_submission
 from grader.submission import Submission
+
+if TYPE_CHECKING:
+    LimitOverridesModel = BaseModel
+else:
+    LimitOverridesModel = LimitOverrides
 
 
 class Overrides(BaseModel):
-    """CLI settings that take precedence over the rubric's limits."""
+    """Command-line settings that take precedence over the rubric's: limits (field by field), sandbox, compat."""
 
     model_config = ConfigDict(frozen=True)
 
-    timeout: float | None = None
-    cell_timeout: float | None = None
-    memory_mb: int | None = None
-    processes: int | None = None
-    output_kb: int | None = None
-    disk_mb: int | None = None
+    limits: LimitOverridesModel = LimitOverrides()
     sandbox: SandboxMode = "auto"
     compat: CompatChoice | None = None
 
@@ -113,35 +115,32 @@ class Execution(BaseModel):
 
 def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Overrides) -> GradeResult:
     """Run the submission, then score what it left: the whole pipeline for one student."""
-    sandboxed = overrides.sandbox != "off" and sandbox.bwrap_problem() is None
     if loaded.rubric.needs_model:
-        _inspector(sandboxed).start()
+        shared_inspector(loaded, overrides).start()
     with tempfile.TemporaryDirectory(prefix="grader-kept-") as kept:
         execution = execute(submission, loaded, overrides, Path(kept))
-        return score(execution, loaded, Path(kept))
+        return score(execution, loaded, Path(kept), overrides)
 
 
 def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, keep: Path) -> Execution:
     """Run the submission in its sandboxed kernel; the accepted model files are moved into `keep`."""
     rubric = loaded.rubric
-    limits = rubric.limits
-    options = RunOptions(
-        timeout=overrides.timeout or limits.timeout,
-        cell_timeout=overrides.cell_timeout or limits.cell_timeout,
-        memory_mb=overrides.memory_mb or limits.memory_mb,
-        output_kb=overrides.output_kb or limits.output_kb,
-        processes=overrides.processes or limits.processes,
-        disk_mb=overrides.disk_mb or limits.disk_mb,
-        sandbox=overrides.sandbox,
-    )
+    limits = effective_limits(loaded, overrides)
     sandboxed = overrides.sandbox != "off" and sandbox.bwrap_problem() is None
     provided = course.prepare(rubric.datasets, rubric.assets, rubric.weights, loaded.path.parent)
-    setup = prelude.plan(submission, rubric, overrides.compat, provided.kernel_config(sandboxed))
+    setup = prelude.plan(
+        submission,
+        rubric,
+        overrides.compat,
+        provided.kernel_config(sandboxed),
+        gpu_memory_mb=limits.gpu_memory_mb,
+    )
     with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
         run = run_submission(
             submission,
             workspace=Path(workspace),
-            options=options,
+            bounds=limits,
+            sandbox_mode=overrides.sandbox,
             variables=rubric.variables,
             input_shape=rubric.model.input_shape,
             files=[*_rubric_files(loaded), *setup.files],
@@ -176,7 +175,12 @@ def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, 
 
 
 def score(
-    execution: Execution, loaded: LoadedRubric, folder: Path, *, sandboxed_inspector: bool | None = None
+    execution: Execution,
+    loaded: LoadedRubric,
+    folder: Path,
+    overrides: Overrides | None = None,
+    *,
+    sandboxed_inspector: bool | None = None,
 ) -> GradeResult:
     """Measure, evaluate and check what an execution left (its model files in `folder`) against the rubric.
 
@@ -187,7 +191,8 @@ def score(
     rubric = loaded.rubric
     artifacts = execution.artifacts(folder)
     sandboxed = execution.run.sandboxed if sandboxed_inspector is None else sandboxed_inspector
-    models = _inspector(sandboxed) if rubric.needs_model else None
+    limits = effective_limits(loaded, overrides or Overrides())
+    models = _inspector(sandboxed, limits) if rubric.needs_model else None
     began = time.monotonic()
     model, chosen, problem, notes = _measure_model(rubric, artifacts, execution.run, models)
     measured = time.monotonic()
@@ -230,9 +235,24 @@ def score(
     )
 
 
-def _inspector(sandboxed: bool) -> inspector.Inspector:
-    """This process's inspector, sandboxed whenever the kernels are (started now, it imports TensorFlow meanwhile)."""
-    return inspector.shared(inspector.InspectorSettings(sandboxed=sandboxed))
+def effective_limits(loaded: LoadedRubric, overrides: Overrides) -> Limits:
+    """The rubric's limits, each replaced by the command line's where it gives one."""
+    return loaded.rubric.limits.merged(overrides.limits)
+
+
+def shared_inspector(loaded: LoadedRubric, overrides: Overrides) -> inspector.Inspector:
+    """The inspector `score` will use for a run with these settings (start it early: TensorFlow takes seconds)."""
+    sandboxed = overrides.sandbox != "off" and sandbox.bwrap_problem() is None
+    return _inspector(sandboxed, effective_limits(loaded, overrides))
+
+
+def _inspector(sandboxed: bool, limits: Limits) -> inspector.Inspector:
+    """This process's inspector, sandboxed whenever the kernels are, bound by the grader-side limits."""
+    return inspector.shared(
+        inspector.InspectorSettings(
+            sandboxed=sandboxed, memory_mb=limits.grader_memory_mb, timeout_s=limits.grader_timeout
+        )
+    )
 
 
 def _history(artifacts: Artifacts, variable: str) -> dict[str, tuple[float | None, ...]] | None:

@@ -21,16 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import BaseModel, ConfigDict
 
 from grader import similarity, visibility
-from grader.errors import GradingError, RubricError, SandboxUnavailable, SubmissionError
+from grader.errors import GradingError
 from grader.exports import Assignment, StudentGrades, write_canvas, write_moodle
 from grader.late import Lateness, LatePolicy, assess
-from grader.result import GradeResult
+from grader.result import Failure, GradeResult
 from grader.roster import Roster, RosterMatch, RosterStudent, match_roster
 
 HISTOGRAM_BINS = 10
@@ -42,39 +41,6 @@ SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 SUBMITTED_AT = Path(".keys") / "submitted-at.json"
 ROSTER_COLUMNS = ("id", "name", "email", "section")
 LATE_COLUMNS = ("submitted", "late_days", "penalty", "penalised_total")
-FailureKind = Literal["submission", "rubric", "sandbox", "grader"]
-
-
-class Failure(BaseModel):
-    """A student's row when their submission could not be graded at all, and why."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    stem: str
-    submission: str
-    kind: FailureKind
-    message: str
-    hint: str = ""
-    exit_code: int
-
-    @classmethod
-    def from_error(cls, stem: str, submission: str, error: GradingError) -> Failure:
-        kinds: tuple[tuple[type[GradingError], FailureKind], ...] = (
-            (SubmissionError, "submission"),
-            (RubricError, "rubric"),
-            (SandboxUnavailable, "sandbox"),
-        )
-        kind: FailureKind = next((k for cls_, k in kinds if isinstance(error, cls_)), "grader")
-        return cls(
-            stem=stem,
-            submission=submission,
-            kind=kind,
-            message=error.message,
-            hint=error.hint,
-            exit_code=int(error.exit_code),
-        )
-
-
 @dataclass(frozen=True)
 class BatchEntry:
     """One student of the batch: graded (the JSON is at `<stem>.json`) or failed."""

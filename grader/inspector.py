@@ -217,7 +217,7 @@ class Inspector:
             )
         child.close()
         watchdog = limits.Watchdog(
-            limits.KernelLimits(memory_mb=self.settings.memory_mb, processes=PROCESS_LIMIT, disk_mb=TMP_MB),
+            limits.Limits(memory_mb=self.settings.memory_mb, processes=PROCESS_LIMIT, disk_mb=TMP_MB),
             (),
             cgroup,
         )

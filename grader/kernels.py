@@ -40,9 +40,23 @@ from typing import Any, TypeVar
 import psutil
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 from pydantic import BaseModel, ConfigDict
 
 from grader import limits, sandbox
+from grader.limits import Limits
+
+
+class UidKernelManager(AsyncKernelManager):
+    """A kernel manager whose connection file (written 0600 by jupyter_client) the kernel's uid can read."""
+
+    kernel_uid: int | None = None
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        if self.kernel_uid is not None:
+            os.chown(self.connection_file, self.kernel_uid, self.kernel_uid)
+
 
 T = TypeVar("T")
 SPARE_PREFIX = "grader-spare-"
@@ -70,9 +84,7 @@ class KernelRecipe(BaseModel):
 
     sandboxed: bool
     own_uid: bool
-    processes: int
-    disk_mb: int
-    memory_mb: int = 4096
+    limits: Limits = Limits()
     hidden_files: tuple[Path, ...] = ()
     mounts: tuple[tuple[Path, str], ...] = ()
     import_keras: bool = False
@@ -90,7 +102,7 @@ class StartedKernel:
     recipe: KernelRecipe
     folder: Path
     uid: int | None
-    manager: limits.UidKernelManager
+    manager: UidKernelManager
     client: AsyncKernelClient
     cgroup: limits.MemoryCgroup | None = None
 
@@ -245,14 +257,14 @@ async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
         mounts=tuple((source, workdir / target) for source, target in recipe.mounts),
         hidden_files=recipe.hidden_files,
         uid=uid,
-        tmp_mb=recipe.disk_mb,
+        tmp_mb=recipe.limits.disk_mb,
     )
     for path in (workdir, artifacts, ipc):
         path.mkdir(parents=True, exist_ok=True)
     _mount_points(recipe.mounts, workdir, link=not recipe.sandboxed)
     if uid is not None:
         limits.hand_over((workdir, artifacts, ipc), uid)
-    cgroup = limits.MemoryCgroup.create(recipe.memory_mb)
+    cgroup = limits.MemoryCgroup.create(recipe.limits.memory_mb)
     manager = _kernel_manager(recipe, layout, folder, cgroup)
     try:
         with open(folder / "kernel.log", "wb") as log:
@@ -360,7 +372,7 @@ def _discard_spare_at_exit() -> None:
 
 def _kernel_manager(
     recipe: KernelRecipe, layout: sandbox.SandboxLayout, folder: Path, cgroup: limits.MemoryCgroup | None
-) -> limits.UidKernelManager:
+) -> UidKernelManager:
     spec_dir = folder / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
     workdir = layout.workdir or folder
@@ -370,7 +382,7 @@ def _kernel_manager(
     prefix = [
         *limits.clean_env_argv(kernel_env(workdir)),
         *(cgroup.join_argv() if cgroup is not None else []),
-        *limits.rlimit_argv(recipe.processes, recipe.disk_mb),
+        *limits.rlimit_argv(recipe.limits.processes, recipe.limits.disk_mb),
     ]
     argv = [*prefix, *(sandbox.bwrap_command(layout, kernel_argv) if recipe.sandboxed else kernel_argv)]
     spec = {
@@ -382,7 +394,7 @@ def _kernel_manager(
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
-    manager = limits.UidKernelManager(
+    manager = UidKernelManager(
         kernel_name="grader",
         kernel_spec_manager=specs,
         transport="ipc",

@@ -29,11 +29,10 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import psutil
-from jupyter_client.manager import AsyncKernelManager
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 MIB = 1024 * 1024
 KERNEL_UID_BASE = 1_000_000
@@ -46,14 +45,45 @@ INSPECTOR_SLOT = 2
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-class KernelLimits(BaseModel):
-    """The limits one kernel runs under (from the rubric, overridden on the command line)."""
+class Limits(BaseModel):
+    """Every limit a grade runs under: the rubric's `limits:`, overridden field by field on the command line.
 
-    model_config = ConfigDict(frozen=True)
+    The one place limits are spelled: the rubric validates against this model, the command line's
+    options are made from its fields (`LimitOverrides`), the kernel, its watchdog and the inspector
+    read it.
+    """
 
-    memory_mb: int
-    processes: int
-    disk_mb: int
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: float = Field(default=600, gt=0, description="Whole-notebook time limit in seconds.")
+    cell_timeout: float = Field(default=300, gt=0, description="Per-cell time limit in seconds.")
+    memory_mb: int = Field(default=4096, ge=64, description="Kernel memory limit in MB.")
+    processes: int = Field(default=256, ge=16, description="Kernel process limit, threads included.")
+    output_kb: int = Field(default=256, gt=0, description="Output kept per cell in KB.")
+    disk_mb: int = Field(
+        default=512, gt=0, description="Disk the kernel may write in its folders and /tmp, in MB."
+    )
+    gpu_memory_mb: int | None = Field(
+        default=None, ge=64, description="GPU memory each kernel may use, in MB (default: no cap)."
+    )
+    grader_timeout: float = Field(
+        default=300, gt=0, description="Time limit in seconds to load, measure or evaluate one model."
+    )
+    grader_memory_mb: int = Field(
+        default=4096, ge=256, description="Memory limit in MB of the process that loads and runs the models."
+    )
+
+    def merged(self, overrides: BaseModel) -> Limits:
+        """These limits with every value `overrides` (a `LimitOverrides`) sets, validated again."""
+        return Limits.model_validate(self.model_dump() | overrides.model_dump(exclude_none=True))
+
+
+LimitOverrides: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "LimitOverrides",
+    __config__=ConfigDict(extra="forbid", frozen=True),
+    __doc__="`Limits` with every field optional: what the command line sets, None where it sets nothing.",
+    **{name: (Optional[field.annotation], None) for name, field in Limits.model_fields.items()},  # noqa: UP045
+)
 
 
 class Breach(BaseModel):
@@ -136,7 +166,7 @@ def drop_privileges_argv(uid: int) -> list[str]:
     ]
 
 
-def unenforced(limits: KernelLimits, *, sandboxed: bool, own_uid: bool) -> list[str]:
+def unenforced(limits: Limits, *, sandboxed: bool, own_uid: bool) -> list[str]:
     """The limits that only the watchdog stands behind in this set-up, for the report's notes."""
     notes = []
     if system_tool("prlimit") is None:
@@ -157,17 +187,6 @@ def hand_over(paths: Iterable[Path], uid: int) -> None:
             os.chown(folder, uid, uid)
             for name in files:
                 os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
-
-
-class UidKernelManager(AsyncKernelManager):
-    """A kernel manager whose connection file (written 0600 by jupyter_client) the kernel's uid can read."""
-
-    kernel_uid: int | None = None
-
-    def write_connection_file(self, **kwargs: Any) -> None:
-        super().write_connection_file(**kwargs)
-        if self.kernel_uid is not None:
-            os.chown(self.connection_file, self.kernel_uid, self.kernel_uid)
 
 
 # ---- memory cgroups ---------------------------------------------------------------------------
@@ -326,9 +345,7 @@ class Watchdog:
     file, a slow library call) must not stop the limits from being enforced meanwhile.
     """
 
-    def __init__(
-        self, limits: KernelLimits, folders: tuple[Path, ...], cgroup: MemoryCgroup | None = None
-    ) -> None:
+    def __init__(self, limits: Limits, folders: tuple[Path, ...], cgroup: MemoryCgroup | None = None) -> None:
         self.limits = limits
         self.folders = folders
         self.cgroup = cgroup

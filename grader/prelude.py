@@ -121,6 +121,8 @@ def plan(
     rubric: Rubric,
     compat: CompatChoice | None = None,
     course: dict[str, dict[str, str]] | None = None,
+    *,
+    gpu_memory_mb: int | None = None,
 ) -> PreludePlan:
     """The rubric's seed, compatibility layer, training budget and course data.
 
@@ -136,6 +138,7 @@ def plan(
         max_steps=training.max_steps,
         checkpoint=training.checkpoint,
         course=course or {},
+        gpu_memory_mb=gpu_memory_mb,
     )
     return PreludePlan(config=config, files=submitted_files(submission.path, rubric))
 

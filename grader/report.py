@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +35,22 @@ UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e
 def write_reports(
     result: GradeResult, out_dir: Path, stem: str, *, student_view: bool = False
 ) -> tuple[Path, Path]:
-    """Write `<stem>.json` and `<stem>.html`; the HTML is rendered from the JSON just written.
+    """Write `<stem>.json` and `<stem>.html`; the HTML is rendered from the JSON's content.
 
-    The JSON keeps every check; with `student_view` the HTML shows only what a student may see
-    before grading (`grader.visibility`).
+    The HTML is rendered first, from the serialised result, so that the JSON can record how long
+    rendering took (`run.stages.report`); it is the only figure the page does not show. The JSON
+    keeps every check; with `student_view` the HTML shows only what a student may see before
+    grading (`grader.visibility`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{stem}.json"
     html_path = out_dir / f"{stem}.html"
-    json_path.write_text(result.to_json(), encoding="utf-8")
-    written = json.loads(json_path.read_text(encoding="utf-8"))
-    html_path.write_text(render_html(written, student_view=student_view), encoding="utf-8")
+    began = time.monotonic()
+    html = render_html(json.loads(result.to_json()), student_view=student_view)
+    stages = result.run.stages.model_copy(update={"report": round(time.monotonic() - began, 3)})
+    timed = result.model_copy(update={"run": result.run.model_copy(update={"stages": stages})})
+    json_path.write_text(timed.to_json(), encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
     return json_path, html_path
 
 

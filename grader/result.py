@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.errors import GradingError, RubricError, SandboxUnavailable, SubmissionError
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -248,3 +250,34 @@ class GradeResult(Frozen):
     @classmethod
     def from_file(cls, path: Path) -> GradeResult:
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+FailureKind = Literal["submission", "rubric", "sandbox", "grader"]
+
+
+class Failure(Frozen):
+    """A student's row when their submission could not be graded at all, and why (`grade batch`)."""
+
+    stem: str
+    submission: str
+    kind: FailureKind
+    message: str
+    hint: str = ""
+    exit_code: int
+
+    @classmethod
+    def from_error(cls, stem: str, submission: str, error: GradingError) -> Failure:
+        kinds: tuple[tuple[type[GradingError], FailureKind], ...] = (
+            (SubmissionError, "submission"),
+            (RubricError, "rubric"),
+            (SandboxUnavailable, "sandbox"),
+        )
+        kind: FailureKind = next((k for cls_, k in kinds if isinstance(error, cls_)), "grader")
+        return cls(
+            stem=stem,
+            submission=submission,
+            kind=kind,
+            message=error.message,
+            hint=error.hint,
+            exit_code=int(error.exit_code),
+        )

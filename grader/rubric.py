@@ -38,6 +38,7 @@ from grader.late import (
     due_from_yaml,
     penalty_from_yaml,
 )
+from grader.limits import Limits
 from grader.result import Visibility
 
 Shape = tuple[int, ...]
@@ -194,17 +195,6 @@ class ModelSpec(_Strict):
     input_shape: Shape | None = Field(
         default=None, description="Used to build a model whose first layer has no input_shape."
     )
-
-
-class Limits(_Strict):
-    """Resource limits for the student's kernel; CLI options override them."""
-
-    timeout: Annotated[float, Field(gt=0)] = Field(default=600, description="Whole notebook, seconds.")
-    cell_timeout: Annotated[float, Field(gt=0)] = Field(default=300, description="One cell, seconds.")
-    memory_mb: Annotated[int, Field(gt=0)] = 4096
-    processes: Annotated[int, Field(gt=0)] = 256
-    output_kb: Annotated[int, Field(gt=0)] = 256
-    disk_mb: Annotated[int, Field(gt=0)] = 512
 
 
 class ExampleSpec(_Strict):

@@ -28,10 +28,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
-from pydantic import BaseModel, ConfigDict
 
 from grader import artifacts, kernels, limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
+from grader.limits import Limits
 from grader.result import CellOutcome, RunFacts, StageTimes
 from grader.submission import Submission
 from grader.text import clean
@@ -40,6 +40,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROBE_TIMEOUT_S = 180
 PRELUDE_TIMEOUT_S = 180
 RECOVERY_TIMEOUT_S = 10
+STARTUP_TIMEOUT_S = 120
 NOISE_LIMIT = 64 * 1024
 MAX_FIGURE_CHARS = 400 * 1024
 MAX_FIGURES = 12
@@ -47,19 +48,6 @@ MAX_FIGURES_PER_CELL = 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 SandboxMode = Literal["auto", "require", "off"]
-
-
-class RunOptions(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    timeout: float
-    cell_timeout: float
-    memory_mb: int
-    output_kb: int
-    processes: int = 256
-    disk_mb: int = 512
-    sandbox: SandboxMode = "auto"
-    startup_timeout: float = 120
 
 
 @dataclass(frozen=True)
@@ -91,7 +79,8 @@ def run_submission(
     submission: Submission,
     *,
     workspace: Path,
-    options: RunOptions,
+    bounds: Limits,
+    sandbox_mode: SandboxMode = "auto",
     variables: tuple[str, ...] = (),
     input_shape: tuple[int, ...] | None = None,
     files: Sequence[Path] = (),
@@ -109,22 +98,20 @@ def run_submission(
     grader.prelude); `import_keras` when it imports Keras, so that the kernel can do so as it
     starts. The kernel may be a spare launched ahead of need (see grader.kernels).
     """
-    problem = sandbox.bwrap_problem() if options.sandbox != "off" else "disabled with --no-sandbox"
-    if problem and options.sandbox == "require":
+    problem = sandbox.bwrap_problem() if sandbox_mode != "off" else "disabled with --no-sandbox"
+    if problem and sandbox_mode == "require":
         raise SandboxUnavailable(
             f"cannot sandbox the kernel: {problem}", hint="install bubblewrap, or drop --require-sandbox"
         )
     recipe = kernels.KernelRecipe(
         sandboxed=problem is None,
         own_uid=problem is None and limits.kernel_uid() is not None,
-        processes=options.processes,
-        disk_mb=options.disk_mb,
-        memory_mb=options.memory_mb,
+        limits=bounds,
         hidden_files=tuple(hidden_files),
         mounts=tuple(mounts),
         import_keras=import_keras,
     )
-    runner = _Runner(submission, recipe, options, prelude=prelude)
+    runner = _Runner(submission, recipe, prelude=prelude)
     finished = kernels.run(
         runner.run(workspace, [submission.path, *files], variables, input_shape, sandbox_note=problem)
     )
@@ -162,18 +149,13 @@ class _BoundedClient(NotebookClient):
 
 
 class _Runner:
-    def __init__(
-        self, submission: Submission, recipe: kernels.KernelRecipe, options: RunOptions, *, prelude: str = ""
-    ):
+    def __init__(self, submission: Submission, recipe: kernels.KernelRecipe, *, prelude: str = ""):
         self.submission = submission
         self.recipe = recipe
         self.prelude = prelude
-        self.options = options
-        self.limits = limits.KernelLimits(
-            memory_mb=options.memory_mb, processes=options.processes, disk_mb=options.disk_mb
-        )
+        self.limits = recipe.limits
         self.watchdog = limits.Watchdog(self.limits, ())
-        self.enforcement = limits.MemoryEnforcement.of(None, options.memory_mb)
+        self.enforcement = limits.MemoryEnforcement.of(None, self.limits.memory_mb)
         self.figures = 0
 
     async def run(
@@ -199,20 +181,20 @@ class _Runner:
             finished.kernel, finished.prestarted = kernel, prestarted
             kernels.hand_in(kernel, files)
             self.watchdog = limits.Watchdog(self.limits, (kernel.workdir, kernel.artifacts), kernel.cgroup)
-            self.enforcement = limits.MemoryEnforcement.of(kernel.cgroup, self.options.memory_mb)
+            self.enforcement = limits.MemoryEnforcement.of(kernel.cgroup, self.limits.memory_mb)
             client = _BoundedClient(
                 notebook,
                 km=kernel.manager,
                 allow_errors=True,
                 interrupt_on_timeout=False,
-                startup_timeout=int(self.options.startup_timeout),
+                startup_timeout=int(STARTUP_TIMEOUT_S),
                 iopub_timeout=5,
                 record_timing=False,
                 shutdown_kernel="immediate",
             )
-            client.output_limit = self.options.output_kb * 1024
+            client.output_limit = self.limits.output_kb * 1024
             client.kc = kernel.client
-            await kernels.wait_until_ready(kernel, self.options.startup_timeout)
+            await kernels.wait_until_ready(kernel, STARTUP_TIMEOUT_S)
             finished.stages["kernel_start"] = time.monotonic() - started
             kernels.record_start(prestarted, finished.stages["kernel_start"])
             self.watchdog.start(kernel.pid)
@@ -301,10 +283,10 @@ class _Runner:
     ) -> bool:
         """Run the student's cells; False when the kernel is gone and nothing more can run."""
         for index, (cell, source) in enumerate(zip(cells, self.submission.cells, strict=True)):
-            remaining = self.options.timeout - (time.monotonic() - started)
+            remaining = self.limits.timeout - (time.monotonic() - started)
             if remaining <= 0:
                 return True
-            limit = min(self.options.cell_timeout, remaining)
+            limit = min(self.limits.cell_timeout, remaining)
             client.timeout = max(1, math.ceil(limit))
             status: str = "ok"
             try:
@@ -328,7 +310,7 @@ class _Runner:
                     }
                 )
                 return False
-            if status == "timeout" and limit < self.options.cell_timeout:
+            if status == "timeout" and limit < self.limits.cell_timeout:
                 return True
         return True
 
@@ -341,20 +323,18 @@ class _Runner:
             status = "error"
         if status == "timeout":
             which = (
-                "the notebook's total time"
-                if limit < self.options.cell_timeout
-                else "the per-cell time limit"
+                "the notebook's total time" if limit < self.limits.cell_timeout else "the per-cell time limit"
             )
             hint = f"Stopped after {limit:.0f} s ({which}). Look for an endless loop or too many training epochs."
         elif status in ("memory", "died") and self.watchdog.breach is not None:
             hint = self.watchdog.breach.hint
         elif status == "memory":
-            hint = limits.memory_hint(self.options.memory_mb) + " (The hard memory limit stopped it.)"
+            hint = limits.memory_hint(self.limits.memory_mb) + " (The hard memory limit stopped it.)"
         elif status == "died":
             hint = "The kernel died while running this cell (it exited, crashed or was killed)."
         truncated = index in client.truncated
         if truncated:
-            output += f"\n[output truncated: over {self.options.output_kb} KB]"
+            output += f"\n[output truncated: over {self.limits.output_kb} KB]"
         room = min(MAX_FIGURES_PER_CELL, MAX_FIGURES - self.figures)
         figures = _collect_figures(cell.outputs, room) if room > 0 else ()
         self.figures += len(figures)

@@ -64,12 +64,13 @@ def results(out: Path) -> dict[str, dict[str, Any]]:
 
 def test_every_submission_is_graded_once_and_a_bad_one_is_only_its_own_row(local_run: Graded) -> None:
     assert local_run.returncode == 0, local_run.stderr
-    assert "5 submissions: 4 graded, 0 unchanged, 1 could not be graded" in local_run.stdout
+    assert "5 submissions: 4 graded, 0 rescored, 0 unchanged, 1 could not be graded" in local_run.stdout
     out = local_run.out_dir
     for stem in GRADED:
         assert json.loads((out / f"{stem}.json").read_text())["submission"] == f"{stem}.ipynb"
         assert "<html" in (out / f"{stem}.html").read_text()
-        assert len((out / ".keys" / f"{stem}.key").read_text().strip()) == 64
+        keys = json.loads((out / ".keys" / f"{stem}.key").read_text())
+        assert len(keys["execution"]) == len(keys["scoring"]) == 64
     assert json.loads((out / "alice.json").read_text())["score"] == 8
     exits = json.loads((out / "exits.json").read_text())
     assert [c["status"] for c in exits["run"]["cells"]] == ["ok", "died", "skipped"]
@@ -138,18 +139,18 @@ def test_a_rerun_grades_nothing_new_and_a_changed_submission_is_regraded(
     before = {stem: (out / f"{stem}.json").stat().st_mtime_ns for stem in GRADED}
     again = batch(classroom, "-j", "2", out=out)
     assert again.returncode == 0, again.stderr
-    assert "5 submissions: 0 graded, 4 unchanged, 1 could not be graded" in again.stdout
+    assert "5 submissions: 0 graded, 0 rescored, 4 unchanged, 1 could not be graded" in again.stdout
     assert {stem: (out / f"{stem}.json").stat().st_mtime_ns for stem in GRADED} == before
 
     forced = batch(str(classroom / "exits*.ipynb"), "--force", out=out)
-    assert "1 submissions: 1 graded, 0 unchanged, 0 could not be graded" in forced.stdout
+    assert "1 submissions: 1 graded, 0 rescored, 0 unchanged, 0 could not be graded" in forced.stdout
     assert (out / "exits.json").stat().st_mtime_ns != before["exits"]
 
 
 def test_ray_executor_gives_the_same_results(local_run: Graded, classroom: Path, tmp_path: Path) -> None:
     on_ray = batch(classroom, "--executor", "ray", "-j", "2", out=tmp_path / "ray")
     assert on_ray.returncode == 0, on_ray.stderr
-    assert "5 submissions: 4 graded, 0 unchanged, 1 could not be graded" in on_ray.stdout
+    assert "5 submissions: 4 graded, 0 rescored, 0 unchanged, 1 could not be graded" in on_ray.stdout
     assert results(on_ray.out_dir) == results(local_run.out_dir)
     assert (on_ray.out_dir / "gradebook.csv").read_text() == (local_run.out_dir / "gradebook.csv").read_text()
     assert (on_ray.out_dir / "broken.error.json").read_text() == (
@@ -182,3 +183,29 @@ def test_usage_errors_are_reported_not_raised(tmp_path: Path) -> None:
     bad_gpus = batch(tmp_path, "--gpus", "first", out=tmp_path / "reports")
     assert bad_gpus.returncode == 2 and "--gpus" in bad_gpus.stderr
     assert "Traceback" not in empty.stderr + bad_gpus.stderr
+
+
+def test_changing_only_points_rescores_the_class_from_what_ran_with_no_kernel(
+    classroom: Path, tmp_path: Path
+) -> None:
+    """The scoring key changed, the execution key did not: scored again from `.artifacts/`, same run facts."""
+    rubrics = Path(shutil.copytree(REPO / "rubrics", tmp_path / "rubrics"))
+    out = tmp_path / "reports"
+    first = batch(classroom, "-j", "2", "--rubrics", rubrics, out=out)
+    assert first.returncode == 0, first.stderr
+    before = results(out)
+    rubric = rubrics / "cifar10-cnn.yaml"
+    rubric.write_text(rubric.read_text().replace("  - id: size\n    points: 1\n", "  - id: size\n    points: 3\n"))
+
+    rescored = batch(classroom, "-j", "2", "--rubrics", rubrics, out=out)
+    assert rescored.returncode == 0, rescored.stderr
+    assert "5 submissions: 0 graded, 3 rescored, 1 unchanged, 1 could not be graded" in rescored.stdout
+    assert "kernels:" not in rescored.stderr, "no kernel was started"
+    after = results(out)
+    assert after["alice"]["score"] == before["alice"]["score"] + 2 and after["alice"]["max_score"] == 10
+    for stem in ("alice", "wrong-kernel-size", "no-model"):
+        assert after[stem]["run"]["cells"] == before[stem]["run"]["cells"], "what ran is what was kept"
+    assert after["exits"] == before["exits"], "a conv-dims student's rubric did not change"
+
+    forced = batch(classroom, "-j", "2", "--rubrics", rubrics, "--rescore", out=out)
+    assert "0 graded, 4 rescored, 0 unchanged" in forced.stdout

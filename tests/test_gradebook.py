@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import gradebook
-from grader.gradebook import BatchEntry, Failure
-from grader.result import CheckResult, GradeResult, LayerRow, RunFacts
+from grader.gradebook import BatchEntry
+from grader.result import CheckResult, Failure, GradeResult, LayerRow, RunFacts
 
 RUN = RunFacts(duration_s=1.5, device="CPU", sandboxed=True, failing_cells=(), cells=())
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from grader.errors import RubricError
-from grader.gradebook import BatchEntry, Failure, write_class_outputs
+from grader.gradebook import BatchEntry, write_class_outputs
 from grader.late import LatePolicy, Penalty, assess, days_late, parse_due, parse_penalty
-from grader.result import GradeResult
+from grader.result import Failure, GradeResult
 from grader.roster import Roster, RosterError, match_roster, read_roster
 from grader.rubric import parse_rubric
 from tests.conftest import REPO, run_grade, write_notebook

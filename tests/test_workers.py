@@ -20,8 +20,9 @@ import psutil
 import pytest
 from sklearn.datasets import load_digits
 
-from grader.batch import BatchSettings, discover, plan, spare_kernels_by_default
-from grader.executors import LocalExecutor, RayExecutor, SlurmExecutor, Task, TaskOutcome
+from grader.batch import BatchSettings, plan, spare_kernels_by_default
+from grader.discovery import discover
+from grader.executors import LocalExecutor, RayExecutor, SlurmExecutor, Task, TaskOutcome, TaskStarted
 from grader.grade import Overrides
 from tests.conftest import REPO, run_grade, write_notebook
 
@@ -108,7 +109,10 @@ def comparable(outcome: TaskOutcome) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def local_outcomes(course: Path) -> list[TaskOutcome]:
     folders_before = spare_folders()
-    outcomes = list(LocalExecutor(1).run(tasks_for(course)))
+    events = list(LocalExecutor(1).run(tasks_for(course)))
+    outcomes = [event for event in events if isinstance(event, TaskOutcome)]
+    started = [event.stem for event in events if isinstance(event, TaskStarted)]
+    assert sorted(started) == sorted(STUDENTS), "the pool says when it starts each student (for the progress bar)"
     deadline = time.monotonic() + 10
     while spare_kernels() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -161,26 +165,32 @@ def test_ray_workers_get_the_held_out_data_from_the_object_store(
     assert [comparable(o) for o in on_ray] == [comparable(o) for o in local_outcomes]
 
 
-def test_changing_the_held_out_data_regrades_the_class_with_or_without_spare_kernels(
+def test_changing_the_held_out_data_rescores_and_changing_a_limit_regrades(
     course: Path, tmp_path: Path
 ) -> None:
+    """Held-out data decides only the score: the class is scored again from what ran, with no kernel."""
     course = Path(shutil.copytree(course, tmp_path / "course"))
     out = tmp_path / "reports"
     arguments = ("batch", course / "class", "--rubric", course / "rubric.yaml", "-j", "1", "--out", out)
     first = run_grade(*arguments, "--spare-kernels", out_dir=out, timeout=400)
     assert first.returncode == 0, first.stderr
-    assert "3 submissions: 3 graded, 0 unchanged" in first.stdout
+    assert "3 submissions: 3 graded, 0 rescored, 0 unchanged" in first.stdout
     assert "kernels: 2 of 3 started ahead of need" in first.stderr
     unchanged = run_grade(*arguments, out_dir=out, timeout=400)
-    assert "3 submissions: 0 graded, 3 unchanged" in unchanged.stdout
+    assert "3 submissions: 0 graded, 0 rescored, 3 unchanged" in unchanged.stdout
 
     write_held_out(course / "held-out.npz", 100)
-    regraded = run_grade(*arguments, "--no-spare-kernels", out_dir=out, timeout=400)
-    assert regraded.returncode == 0, regraded.stderr
-    assert "3 submissions: 3 graded, 0 unchanged" in regraded.stdout
-    assert "kernels: 0 of 3 started ahead of need" in regraded.stderr
-    ann = json.loads((out / "ann.json").read_text())
-    assert next(c for c in ann["checks"] if c["id"] == "accuracy")["metrics"]["samples"] == 100
+    rescored = run_grade(*arguments, "--no-spare-kernels", out_dir=out, timeout=400)
+    assert rescored.returncode == 0, rescored.stderr
+    assert "3 submissions: 0 graded, 3 rescored, 0 unchanged" in rescored.stdout
+    assert "kernels:" not in rescored.stderr, "no kernel was started"
+    for stem in STUDENTS:
+        result = json.loads((out / f"{stem}.json").read_text())
+        accuracy = next(c for c in result["checks"] if c["id"] == "accuracy")
+        assert accuracy["metrics"]["samples"] == 100
+
+    regraded = run_grade(*arguments, "--cell-timeout", "100", out_dir=out, timeout=400)
+    assert "3 submissions: 3 graded, 0 rescored, 0 unchanged" in regraded.stdout, "a limit changes what runs"
 
 
 LOOK_AROUND = (
@@ -201,7 +211,7 @@ def test_a_spare_kernel_is_invisible_to_the_running_student_and_has_its_own_uid(
     tasks = [
         t for t in plan(discover(str(tmp_path / "class"), settings.out_dir), settings) if isinstance(t, Task)
     ]
-    outcomes = list(LocalExecutor(1).run(tasks))
+    outcomes = [o for o in LocalExecutor(1).run(tasks) if isinstance(o, TaskOutcome)]
     assert [o.kernel_prestarted for o in outcomes] == [False, True, True]
     seen = []
     for outcome in outcomes:

@@ -1,0 +1,218 @@
+"""How `grade batch` looks on the terminal: a progress bar, a line per student, the closing summary.
+
+Part of the command line (the only layer that prints): `grader.batch` reports what happens as
+typed events, and this draws them. Every student-controlled string (stems, messages, the device
+a kernel reports) is printed as plain text, and a line the terminal cannot take is escaped or
+dropped, never allowed to stop the batch: the rows are on disk whatever the terminal does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from grader.batch import BatchEvent, BatchSummary, Failed, Graded, Grading, Planned
+from grader.report import plain
+
+MIB = 1024 * 1024
+WORKER_MEMORY_MB = 1536
+"""About what one worker needs at once: its grader side with the inspector (~0.7 GB) and a kernel (~0.7 GB)."""
+STAGES = ("kernel_start", "prelude", "cells", "probe", "measure", "evaluate", "report")
+
+
+class BatchView:
+    """Draws a batch's events; use as a context manager around `grader.batch.run_batch`."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]grading[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}", markup=False),
+            console=console,
+            transient=False,
+        )
+        self.bar: TaskID | None = None
+        self.running: list[str] = []
+
+    @contextmanager
+    def showing(self) -> Iterator[BatchView]:
+        with self.progress:
+            yield self
+
+    def __call__(self, event: BatchEvent) -> None:
+        if isinstance(event, Planned):
+            self._planned(event)
+        elif isinstance(event, Grading):
+            self.running.append(event.stem)
+            self._describe()
+        elif isinstance(event, Graded):
+            result = event.result
+            mark, style = ("↻", "cyan") if event.rescored else ("✔", "green")
+            how = "rescored from what ran" if event.rescored else f"{result.run.duration_s:.1f} s on "
+            self.say(
+                Text.assemble(
+                    (mark, style),
+                    " ",
+                    plain(event.stem),
+                    f": {result.score:g}/{result.max_score:g} ({how}",
+                    plain("" if event.rescored else result.run.device),
+                    ")",
+                )
+            )
+            self._done(event.stem)
+        elif isinstance(event, Failed):
+            self.say(
+                Text.assemble(
+                    ("!", "magenta"), " ", plain(event.failure.stem), ": ", plain(event.failure.message)
+                )
+            )
+            if not event.saved:
+                self.say(plain(f"  (the error row of {event.failure.stem} could not be saved)", "magenta"))
+            self._done(event.failure.stem)
+
+    def _planned(self, planned: Planned) -> None:
+        if planned.unchanged:
+            self.say(plain(f"{len(planned.unchanged)} unchanged since the last run (use --force to regrade)"))
+        if planned.to_rescore:
+            self.say(
+                plain(
+                    f"{len(planned.to_rescore)} to score again from what ran last time "
+                    "(only the rubric's checks changed; no kernel is started for them)"
+                )
+            )
+        total = len(planned.to_grade) + len(planned.to_rescore)
+        if total:
+            self.bar = self.progress.add_task("", total=total)
+
+    def _done(self, stem: str) -> None:
+        if stem in self.running:
+            self.running.remove(stem)
+        if self.bar is not None and not self.progress.tasks[self.bar].finished:
+            self.progress.update(self.bar, advance=1)
+        self._describe()
+
+    def _describe(self) -> None:
+        if self.bar is None:
+            return
+        shown = ", ".join(self.running[:3]) + (f" +{len(self.running) - 3}" if len(self.running) > 3 else "")
+        self.progress.update(self.bar, description=f"now: {shown}" if shown else "")
+
+    def say(self, text: Text) -> None:
+        """One line above the progress bar; escaped to ASCII, or dropped, if the terminal cannot take it."""
+        target = self.progress.console
+        try:
+            target.print(text, highlight=False, soft_wrap=True)
+        except Exception:
+            escaped = text.plain.encode("ascii", "backslashreplace").decode("ascii")
+            with contextlib.suppress(Exception):
+                target.print(Text(escaped), highlight=False, soft_wrap=True)
+
+
+def closing_lines(summary: BatchSummary, out_index: str) -> list[str]:
+    """What the batch did, its memory per worker, its kernels and where its time went (class totals)."""
+    lines = [
+        f"{summary.found} submissions: {summary.graded} graded, {summary.rescored} rescored, "
+        f"{summary.unchanged} unchanged, {len(summary.failures)} could not be graded · class summary: {out_index}",
+        *summary.notices,
+    ]
+    if summary.workers:
+        lines.append(
+            f"peak memory per worker: {max(w for w, _ in summary.workers.values()):.0f} MB grader side, "
+            f"{max(k for _, k in summary.workers.values()):.0f} MB largest kernel ({len(summary.workers)} workers)"
+        )
+    if summary.kernel_waits:
+        lines.append(kernel_wait_line(summary.kernel_waits))
+    if summary.stages:
+        spent = ", ".join(
+            f"{name.replace('_', ' ')} {summary.stages.get(name, 0.0):.1f} s"
+            for name in STAGES
+            if name in summary.stages
+        )
+        lines.append(f"time per stage, class total: {spent}")
+    return lines
+
+
+def kernel_wait_line(waits: list[tuple[bool, float]]) -> str:
+    """How long workers waited for their kernels to answer, split by started-ahead or launched on demand."""
+
+    def mean(values: list[float]) -> str:
+        return f"{sum(values) / len(values):.2f} s" if values else "-"
+
+    ahead = [wait for prestarted, wait in waits if prestarted]
+    on_demand = [wait for prestarted, wait in waits if not prestarted]
+    return (
+        f"kernels: {len(ahead)} of {len(waits)} started ahead of need; mean wait for a kernel to answer "
+        f"{mean(ahead)} when started ahead, {mean(on_demand)} when launched on demand"
+    )
+
+
+def default_workers() -> tuple[int, str]:
+    """As many workers as CPUs, and no more than memory allows; and why, in words."""
+    import psutil
+
+    cpus = os.cpu_count() or 1
+    fit = max(1, int(psutil.virtual_memory().available // (WORKER_MEMORY_MB * MIB)))
+    workers = min(cpus, fit)
+    return (
+        workers,
+        f"{workers} workers ({cpus} CPUs; available memory fits {fit} at ~{WORKER_MEMORY_MB} MB each)",
+    )
+
+
+def visible_gpus() -> tuple[str, ...]:
+    """The GPUs nvidia-smi lists, by index."""
+    nvidia_smi = shutil.which("nvidia-smi")
+    if nvidia_smi is None:
+        return ()
+    try:
+        listing = subprocess.run([nvidia_smi, "-L"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return tuple(str(i) for i, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU "))
+
+
+def gpu_memory_mb(gpu: str) -> int | None:
+    """A GPU's total memory in MB, as nvidia-smi reports it (None without nvidia-smi)."""
+    nvidia_smi = shutil.which("nvidia-smi")
+    if nvidia_smi is None:
+        return None
+    try:
+        answer = subprocess.run(
+            [nvidia_smi, f"--id={gpu}", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return int(answer.stdout.strip().splitlines()[0])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+
+
+def shared_gpu_cap(gpus: tuple[str, ...], kernels_per_gpu: int) -> int | None:
+    """The memory each of `kernels_per_gpu` kernels may take on the smallest GPU: 90 % of it, shared evenly."""
+    if kernels_per_gpu <= 1:
+        return None
+    totals = [total for total in (gpu_memory_mb(gpu) for gpu in dict.fromkeys(gpus)) if total]
+    return int(min(totals) * 0.9 / kernels_per_gpu) if totals else None
