@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import stat
@@ -40,6 +41,7 @@ from grader.probe import (
     ProbeFacts,
 )
 
+log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 MAX_MODEL_BYTES = 1024 * MIB
 MAX_ENTRIES = 1000
@@ -134,6 +136,8 @@ def _accept(
         facts = facts.model_copy(update={"models": tuple(accepted)})
     for relative in sorted(set(found) - listed - ({facts_path} if facts_path else set())):
         refusals.append(f"refused {relative}: not written by the probe (it is not in the probe's manifest)")
+    for refusal in refusals:
+        log.info("%s", refusal)
     return Artifacts(facts=facts, models=models, refusals=tuple(refusals))
 
 

@@ -12,6 +12,7 @@ typed events to the caller (the CLI draws them), and the result is a typed summa
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from grader.rubric import LoadedRubric, load_rubric
 from grader.store import Keys, ResultStore, execution_key, scoring_key
 from grader.submission import load_submission
 
+log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500
 
 
@@ -231,6 +233,13 @@ def decide(planned: list[Task | Failure], store: ResultStore, settings: BatchSet
             to_rescore.append(item)
         else:
             to_grade.append(item)
+    log.debug(
+        "plan: %d to grade, %d to rescore, %d unchanged, %d failed",
+        len(to_grade),
+        len(to_rescore),
+        len(unchanged),
+        len(failures),
+    )
     return Planned(tuple(to_grade), tuple(to_rescore), tuple(unchanged), tuple(failures))
 
 

@@ -7,6 +7,7 @@ grader bug, reported in one paragraph with exit code 5, never a raw traceback.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import sys
 import traceback
@@ -28,16 +29,27 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COMMAND = "submission"
 MAX_ERROR_CHARS = 1_000
+SUBMISSION_SUFFIXES = (".ipynb", ".py")
 
 stderr = Console(stderr=True, highlight=False)
 
 
 class DefaultCommandGroup(click.Group):
-    """A group whose first argument, when it is not a subcommand, goes to the default command."""
+    """A group whose first argument, when it is not a subcommand, goes to the default command.
+
+    A first argument that is no file and reads like a mistyped command (`grade bacth`) is a usage
+    error that suggests the command, not "no such file"; `grade --help` shows the default
+    command's options too, since grading one submission is what most people came for.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         first = next((a for a in args if not a.startswith("-")), None)
         wants_help = any(a in ("--help", "-h") for a in args) and first is None
+        if first is not None and first not in self.commands and not Path(first).exists():
+            visible = [name for name, command in self.commands.items() if not command.hidden]
+            close = difflib.get_close_matches(first, visible, n=1, cutoff=0.6)
+            if close and Path(first).suffix not in SUBMISSION_SUFFIXES:
+                raise click.UsageError(f"no such command {first!r}; did you mean {close[0]!r}?", ctx)
         if (first is not None and first not in self.commands and not wants_help) or (
             first is None and args and not wants_help and "--version" not in args
         ):
@@ -47,9 +59,26 @@ class DefaultCommandGroup(click.Group):
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage("grade", "[OPTIONS] SUBMISSION | COMMAND [ARGS]...")
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        command = self.commands[DEFAULT_COMMAND]
+        rows = [row for row in (p.get_help_record(ctx) for p in command.get_params(ctx)) if row is not None]
+        with formatter.section("Options for grading one submission (grade SUBMISSION [OPTIONS])"):
+            formatter.write_dl(rows)
+
+
+class DefaultContext(click.Context):
+    """The default command's context: its messages name `grade`, never the hidden command's name."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else "grade"
+
 
 class DefaultCommand(click.Command):
     """The hidden default command, whose usage reads `grade [OPTIONS] SUBMISSION`."""
+
+    context_class = DefaultContext
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage("grade", "[OPTIONS] SUBMISSION")
@@ -74,6 +103,10 @@ def reports_errors(func: F) -> F:
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
+            from grader import debugging
+
+            if debugging.settings.debug:
+                traceback.print_exc()
             where = traceback.extract_tb(exc.__traceback__)[-1]
             print_error(
                 "internal error:",
@@ -190,6 +223,30 @@ def overrides_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def debug_options(func: F) -> F:
+    """--debug and --keep-workdir (see grader/debugging.py), applied before the command runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from grader import debugging
+
+        debugging.configure(debug=kwargs.pop("debug"), keep_workdir=kwargs.pop("keep_workdir"))
+        return func(*args, **kwargs)
+
+    wrapper = click.option(
+        "--keep-workdir",
+        is_flag=True,
+        help="Keep the kernel's folder (working folder, artifacts, kernel log); the report says where.",
+    )(wrapper)
+    wrapper = click.option(
+        "--debug",
+        is_flag=True,
+        help="Log what the grader does to stderr, print its full traceback on an internal error, keep the "
+        "kernel's folder.",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
 def rubric_source_options(func: F) -> F:
     """--rubric and --rubrics: which rubric grades a submission."""
     for option in reversed(RUBRIC_SOURCE_OPTIONS):
@@ -226,6 +283,7 @@ def main() -> None:
     "--fail-under", type=str, help="Exit 1 when the score is below this: points (7) or a percentage (70%)."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the score line.")
+@debug_options
 @click.option(
     "--self-check",
     is_flag=True,

@@ -7,6 +7,7 @@ accepted (`grader.artifacts`): the one file per model that is both measured and 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from grader import (
     __version__,
     course,
     datasets,
+    debugging,
     evaluate,
     formulas,
     hints,
@@ -135,7 +137,13 @@ def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, 
         provided.kernel_config(sandboxed),
         gpu_memory_mb=limits.gpu_memory_mb,
     )
-    with tempfile.TemporaryDirectory(prefix="grader-") as workspace:
+    kept_workspace = debugging.settings.keep_workdir
+    workspaces = (
+        contextlib.nullcontext(tempfile.mkdtemp(prefix="grader-"))
+        if kept_workspace
+        else tempfile.TemporaryDirectory(prefix="grader-")
+    )
+    with workspaces as workspace:
         run = run_submission(
             submission,
             workspace=Path(workspace),

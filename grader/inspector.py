@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import logging
 import mmap
 import os
 import shutil
@@ -35,10 +36,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader import limits, sandbox
+from grader import debugging, limits, sandbox
 from grader.artifacts import ModelFile
 from grader.result import ModelFacts
 
+log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 FRAME_HEADER = 8
 MAX_REPLY_BYTES = 256 * MIB
@@ -139,7 +141,10 @@ class Inspector:
     def close(self) -> None:
         with self._lock:
             self._kill()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if debugging.settings.keep_workdir:
+            log.info("kept the inspector's logs in %s", self.folder)
+        else:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     # ---- the client side of the protocol ------------------------------------------------------
 
@@ -163,6 +168,7 @@ class Inspector:
                 reply = _receive(process.socket, deadline)
             except (TimeoutError, OSError, ValueError, ConnectionError) as exc:
                 message = self._failure(process, exc)
+                log.warning("stopping the inspector: %s (log: %s)", message, process.log)
                 self._kill()
                 raise InspectorError(message) from None
             timing = reply.get("timing") or {}
@@ -204,8 +210,8 @@ class Inspector:
         if self.settings.sandboxed:
             layout = sandbox.SandboxLayout(readable=package_folders(), uid=uid, tmp_mb=TMP_MB)
             argv = sandbox.bwrap_command(layout, argv)
-        log = self.folder / f"inspector-{self.starts}.log"
-        with open(log, "wb") as stderr:
+        log_path = self.folder / f"inspector-{self.starts}.log"
+        with open(log_path, "wb") as stderr:
             popen = subprocess.Popen(
                 [*prefix, *argv],
                 pass_fds=(child.fileno(),),
@@ -222,7 +228,8 @@ class Inspector:
             cgroup,
         )
         watchdog.start(popen.pid)
-        return _Process(popen=popen, socket=parent, watchdog=watchdog, cgroup=cgroup, log=log)
+        log.debug("started inspector %s (sandboxed %s, log %s)", popen.pid, self.settings.sandboxed, log_path)
+        return _Process(popen=popen, socket=parent, watchdog=watchdog, cgroup=cgroup, log=log_path)
 
     def _kill(self) -> None:
         process, self._process = self._process, None

@@ -23,6 +23,7 @@ import asyncio
 import atexit
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -58,6 +59,7 @@ class UidKernelManager(AsyncKernelManager):
             os.chown(self.connection_file, self.kernel_uid, self.kernel_uid)
 
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 SPARE_PREFIX = "grader-spare-"
 IMPORT_KERAS = "import keras; del keras"
@@ -266,9 +268,10 @@ async def launch(recipe: KernelRecipe, folder: Path) -> StartedKernel:
         limits.hand_over((workdir, artifacts, ipc), uid)
     cgroup = limits.MemoryCgroup.create(recipe.limits.memory_mb)
     manager = _kernel_manager(recipe, layout, folder, cgroup)
+    log.debug("launching a kernel in %s (uid %s, cgroup %s)", folder, uid, cgroup.folder if cgroup else None)
     try:
-        with open(folder / "kernel.log", "wb") as log:
-            await manager.start_kernel(stdout=log, stderr=log)
+        with open(folder / "kernel.log", "wb") as kernel_log:
+            await manager.start_kernel(stdout=kernel_log, stderr=kernel_log)
     except BaseException:
         if cgroup is not None:
             cgroup.remove()

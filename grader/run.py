@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import base64
 import binascii
+import logging
 import math
 import queue
 import re
@@ -29,13 +30,14 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 
-from grader import artifacts, kernels, limits, noise, probe, sandbox
+from grader import artifacts, debugging, kernels, limits, noise, probe, sandbox
 from grader.errors import KernelFailure, SandboxUnavailable
 from grader.limits import Limits
 from grader.result import CellOutcome, RunFacts, StageTimes
 from grader.submission import Submission
 from grader.text import clean
 
+log = logging.getLogger(__name__)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROBE_TIMEOUT_S = 180
 PRELUDE_TIMEOUT_S = 180
@@ -253,7 +255,11 @@ class _Runner:
         collected = artifacts.Artifacts.empty()
         if kernel is not None:
             collected = artifacts.collect(kernel.artifacts, finished.probe_folder, snapshot)
-            kernels.remove(kernel)
+            if debugging.settings.keep_workdir:
+                finished.notes.append(f"the kernel's folder was kept (--keep-workdir): {kernel.folder}")
+                log.info("kept the kernel's folder %s", kernel.folder)
+            else:
+                kernels.remove(kernel)
         outcomes = finished.outcomes
         for cell in self.submission.cells[len(outcomes) :]:
             outcomes.append(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from grader.errors import ExitCode
 
 from .conftest import REPO, GradeRunner, write_notebook
@@ -79,3 +81,57 @@ def test_help_lists_exit_codes(grade: GradeRunner) -> None:
     assert graded.returncode == 0
     text = " ".join(graded.stdout.split())
     assert "3 bad rubric" in text and "SUBMISSION" in text
+
+
+def test_grade_help_lists_the_options_for_grading_one_submission(grade: GradeRunner) -> None:
+    shown = grade("--help")
+    assert shown.returncode == 0
+    section = shown.stdout.split("Options for grading one submission", 1)[1]
+    for option in ("--cell-timeout", "--memory-mb", "--grader-timeout", "--fail-under", "--rubric"):
+        assert option in section, option
+
+
+def test_a_mistyped_command_suggests_the_command_not_a_missing_file(grade: GradeRunner) -> None:
+    typo = grade("bacth", "submissions/")
+    assert typo.returncode == ExitCode.USAGE
+    assert "no such command 'bacth'; did you mean 'batch'?" in typo.stderr
+    assert "no such file" not in typo.stderr
+
+
+def test_usage_errors_name_grade_never_the_hidden_command(grade: GradeRunner) -> None:
+    for args in (
+        ("--bogus",),
+        ("submissions/alice.ipynb", "extra", "arguments"),
+        ("--timeout", "-3", "x.ipynb"),
+    ):
+        done = grade(*args)
+        assert done.returncode == ExitCode.USAGE, args
+        assert "Try 'grade --help'" in done.stderr and "submission --help" not in done.stderr, done.stderr
+
+
+def test_batch_help_documents_every_exit_code_and_the_default_workers(grade: GradeRunner) -> None:
+    shown = grade("batch", "--help")
+    text = " ".join(shown.stdout.split())
+    assert "130 interrupted" in text and "6 sandbox required" in text
+    assert "default: the CPUs, as far as memory allows" in text
+
+
+@pytest.mark.slow
+def test_debug_logs_and_keeps_the_kernels_folder(grade: GradeRunner) -> None:
+    graded = grade("submissions/pool-dims-script.py", "--debug")
+    assert graded.returncode == ExitCode.GRADED, graded.stderr
+    assert "grader.kernels DEBUG launching a kernel" in graded.stderr
+    kept = next(n for n in graded.result["run"]["notes"] if n.startswith("the kernel's folder was kept"))
+    folder = Path(kept.rsplit(": ", 1)[1])
+    try:
+        assert (folder / "kernel.log").is_file() and (folder / "work" / "pool-dims-script.py").is_file()
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_without_debug_the_grader_is_silent_and_keeps_nothing(grade: GradeRunner, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{")
+    done = grade(broken)
+    assert done.returncode == ExitCode.BAD_SUBMISSION
+    assert "DEBUG" not in done.stderr and "INFO" not in done.stderr
