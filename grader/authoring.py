@@ -5,6 +5,12 @@ same sandboxed path that grades students, so the numbers it writes are the ones 
 see; `lint` finds what validation cannot (numbers that contradict the lesson's formulas, paths
 that do not exist); `self_test` grades the solution and the rubric's example submissions and
 reports every difference from the grade each was declared to get.
+
+A course's own notebooks are written for Keras 2 and download their data (`cifar10.load_data()`),
+so a solution is measured the way the rubric will grade it: under the Keras 2 compatibility
+layer when it asks for it or the static scan finds Keras 2 idioms, with the data sets given by
+`--dataset` answered offline, and with `fit` capped by `--max-epochs`; the rubric then says so
+(`compat: keras2`, `datasets:`, `training:`).
 """
 
 from __future__ import annotations
@@ -15,18 +21,20 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 import nbformat
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from grader import datasets, formulas
+from grader import datasets, formulas, hints, migration
+from grader.course import CourseDataset, CourseSet
 from grader.datasets import DataSource, Preprocess
 from grader.errors import RubricError, SubmissionError
 from grader.grade import Overrides, grade_submission
-from grader.result import LayerFacts, Metrics, ModelFacts
+from grader.prelude import CompatChoice, CompatMode
+from grader.result import CellOutcome, LayerFacts, Metrics, MigrationHint, ModelFacts
 from grader.rubric import LoadedRubric, Rubric, parse_rubric
 from grader.submission import Submission, load_submission
 
@@ -47,6 +55,18 @@ class AccuracyPlan:
 
 
 @dataclass(frozen=True)
+class SolutionSetup:
+    """How the solution runs, as the rubric will say: Keras 2 layer, data sets answered offline, epochs.
+
+    `compat_choice` is `--compat` as given (None: decided by the static scan).
+    """
+
+    compat_choice: CompatChoice | None = None
+    datasets: tuple[tuple[CourseSet, CourseDataset], ...] = ()
+    max_epochs: int | None = None
+
+
+@dataclass(frozen=True)
 class MeasuredSolution:
     """What running a reference solution taught us: its model (and accuracy), as grading measures them."""
 
@@ -60,6 +80,57 @@ class MeasuredSolution:
     accuracy_plan: AccuracyPlan | None = None
     accuracy: Metrics | None = None
     notes: tuple[str, ...] = ()
+    compat: CompatMode | None = None
+    course: SolutionSetup = SolutionSetup()
+
+
+COURSE_SETS: tuple[str, ...] = get_args(CourseSet)
+DATASET_OPTIONS = ("train", "test", "seed", "npz")
+
+
+def parse_dataset(text: str) -> tuple[CourseSet, CourseDataset]:
+    """`cifar10`, `cifar10:train=5000,test=1000` or `mnist:npz=data/mnist.npz` -> one `datasets:` item.
+
+    The same keys as the rubric's `datasets:` (train, test, seed, npz), so that what the author
+    types is what the rubric will say.
+    """
+    name, _, options = text.partition(":")
+    if name not in COURSE_SETS:
+        raise ValueError(f"{text!r}: unknown data set {name!r}; expected one of {', '.join(COURSE_SETS)}")
+    values: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in options.split(","))):
+        key, equals, value = part.partition("=")
+        if not equals or key not in DATASET_OPTIONS or not value:
+            raise ValueError(
+                f"{text!r}: {part!r} is not KEY=VALUE with KEY one of {', '.join(DATASET_OPTIONS)} "
+                "(e.g. cifar10:train=5000,test=1000)"
+            )
+        values[key] = value
+    try:
+        spec = CourseDataset.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ValueError(f"{text!r}: {'.'.join(map(str, error['loc']))}: {error['msg']}") from None
+    return cast(CourseSet, name), spec
+
+
+def parse_datasets(texts: tuple[str, ...]) -> tuple[tuple[CourseSet, CourseDataset], ...]:
+    """Every `--dataset`, each set named once."""
+    parsed = [parse_dataset(text) for text in texts]
+    names = [name for name, _ in parsed]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} given more than once; one --dataset per data set")
+    return tuple(parsed)
+
+
+def choose_compat(choice: CompatChoice | None, found: tuple[MigrationHint, ...]) -> CompatMode | None:
+    """`--compat` wins; without it, the Keras 2 layer is on when the static scan finds Keras 2 idioms."""
+    if choice == "none":
+        return None
+    if choice == "keras2" or found:
+        return "keras2"
+    return None
 
 
 def parse_data_source(text: str) -> DataSource:
@@ -80,14 +151,19 @@ def measure_solution(
     *,
     files: tuple[Path, ...] = (),
     accuracy: AccuracyPlan | None = None,
+    course: SolutionSetup = SolutionSetup(),
 ) -> MeasuredSolution:
     """Grade the solution against a provisional rubric, so it runs exactly as a student's would.
 
     Same sandbox, prelude, hand-out files and hidden data as `grade`; the model is measured from
-    the saved file grader-side and, given data, evaluated there too.
+    the saved file grader-side and, given data, evaluated there too. A solution written for
+    Keras 2 runs under the compatibility layer (see `choose_compat`), and `course.datasets`
+    answers its `load_data()` calls offline.
     """
     submission = load_submission(path)
-    provisional = _provisional_rubric(variable, files, accuracy)
+    legacy = migration.scan(submission.cells)
+    compat = choose_compat(course.compat_choice, legacy)
+    provisional = _provisional_rubric(variable, files, accuracy, compat, course)
     result = grade_submission(submission, provisional, Overrides())
     failed = [c for c in result.run.cells if c.status != "ok"]
     if failed:
@@ -95,7 +171,7 @@ def measure_solution(
         what = f"{cell.error_name}: {cell.error_value}" if cell.error_name else cell.status
         raise SubmissionError(
             f"{path}: the solution's cell {cell.number} did not run cleanly ({what})",
-            hint="a rubric is measured from a solution that runs from top to bottom; fix it first",
+            hint=_fix_for(cell, compat, course, result.notes),
         )
     if result.model is None:
         problem = next((c.message for c in result.checks if c.status == "error"), "no model was measured")
@@ -110,6 +186,14 @@ def measure_solution(
             f"{path}: the solution could not be evaluated on {accuracy.data.describe()}: {problem}",
             hint="check --data, and --rescale/--reshape so the images look like the solution's training data",
         )
+    notes = [_relevant(note) for note in result.notes if _relevant(note)]
+    if compat is not None and course.compat_choice is None:
+        first = legacy[0]
+        notes.append(
+            f"the solution uses Keras 2 idioms ({first.idiom} in cell {first.cell}, line {first.line}"
+            f"{f', and {len(legacy) - 1} more' if len(legacy) > 1 else ''}): measured under the "
+            "compatibility layer, and the rubric says `compat: keras2` (--compat none turns it off)"
+        )
     return MeasuredSolution(
         source=path,
         exercise=exercise or submission.exercise or _exercise_from_path(path),
@@ -120,8 +204,31 @@ def measure_solution(
         files=files,
         accuracy_plan=accuracy,
         accuracy=metrics,
-        notes=tuple(_relevant(note) for note in result.notes if _relevant(note)),
+        notes=tuple(notes),
+        compat=compat,
+        course=course,
     )
+
+
+def _fix_for(
+    cell: CellOutcome, compat: CompatMode | None, course: SolutionSetup, notes: tuple[str, ...]
+) -> str:
+    """What the author can do about the solution's first failing cell, in `rubric new`'s own options."""
+    text = f"{cell.error_value or ''}\n{cell.traceback or ''}"
+    dataset = hints.KERAS_DATASET.search(text)
+    if dataset and hints.NETWORK_FAILURE.search(text):
+        name = dataset.group(1)
+        if name in dict(course.datasets):
+            why = next((note for note in notes if f"datasets.{name}" in note), "")
+            return f"--dataset {name} was given but the grader could not provide it: {why}"
+        return (
+            f"the solution downloads Keras' {name} data set and the sandbox has no network: pass "
+            f"--dataset {name} (or {name}:train=5000,test=1000 for a subsample) so that the grader "
+            "answers it from its Keras cache"
+        )
+    if compat is None and cell.hint and "Keras 3" in cell.hint:
+        return f"{cell.hint} Pass --compat keras2 to measure it under the compatibility layer."
+    return "a rubric is measured from a solution that runs from top to bottom; fix it first"
 
 
 def _relevant(note: str) -> str:
@@ -137,9 +244,17 @@ def _relevant(note: str) -> str:
 
 
 def _provisional_rubric(
-    variable: str | None, files: tuple[Path, ...], accuracy: AccuracyPlan | None
+    variable: str | None,
+    files: tuple[Path, ...],
+    accuracy: AccuracyPlan | None,
+    compat: CompatMode | None = None,
+    course: SolutionSetup = SolutionSetup(),
 ) -> LoadedRubric:
-    """A rubric that grades nothing in particular but makes `grade` run, measure and evaluate."""
+    """A rubric that grades nothing in particular but makes `grade` run, measure and evaluate.
+
+    It sets the kernel up as the drafted rubric will (compat, data sets, epochs); paths in it are
+    relative to the current folder, as the command line gave them.
+    """
     base = Path.cwd()
     checks: list[dict[str, Any]] = [{"id": "measure", "points": 1, "total_params": {"min": 0}}]
     if accuracy is not None:
@@ -161,6 +276,9 @@ def _provisional_rubric(
             "model": {"variable": variable} if variable else {},
             "files": [os.path.relpath(f.resolve(), base) for f in files],
             "checks": checks,
+            "compat": compat,
+            "training": {"max_epochs": course.max_epochs} if course.max_epochs else {},
+            "datasets": {name: spec.model_dump(exclude_unset=True) for name, spec in course.datasets},
         }
     )
     return LoadedRubric(path=base / "provisional-rubric.yaml", rubric=rubric)
@@ -217,6 +335,12 @@ def rubric_yaml(
     limits = CommentedMap(timeout=timeout, cell_timeout=timeout)
     limits.fa.set_flow_style()
     root["limits"] = limits
+    if measured.compat is not None:
+        root["compat"] = measured.compat
+    if measured.course.max_epochs:
+        root["training"] = _flow_map({"max_epochs": measured.course.max_epochs})
+    if measured.course.datasets:
+        root["datasets"] = _datasets_yaml(measured.course.datasets, out_dir)
     if measured.files:
         root["files"] = _flow_strings(_relative_to(out_dir, f) for f in measured.files)
     if solution_ref is not None:
@@ -250,6 +374,12 @@ def rubric_yaml(
     )
     root.yaml_add_eol_comment("the model variable grading looks for", "model")
     root.yaml_add_eol_comment(f"seconds; the solution ran in {measured.duration_s:.1f} s", "limits")
+    if measured.compat is not None:
+        root.yaml_add_eol_comment("the solution is written for Keras 2", "compat")
+    if measured.course.max_epochs:
+        root.yaml_add_eol_comment("caps every fit call, so that a class grades in minutes", "training")
+    if measured.course.datasets:
+        root.yaml_add_eol_comment("keras.datasets.X.load_data() answers with these, offline", "datasets")
     root.yaml_set_comment_before_after_key(
         "checks", before="One item per check; `points` is what a check is worth."
     )
@@ -263,6 +393,17 @@ def rubric_yaml(
     text = _dump(root)
     parse_rubric(text, source="generated rubric")
     return text
+
+
+def _datasets_yaml(sets: tuple[tuple[CourseSet, CourseDataset], ...], out_dir: Path) -> CommentedMap:
+    """`datasets:` as the rubric spells it: only the keys given, an npz path relative to the rubric."""
+    mapping = CommentedMap()
+    for name, spec in sets:
+        values = spec.model_dump(exclude_unset=True)
+        if spec.npz is not None:
+            values["npz"] = _relative_to(out_dir, Path(spec.npz))
+        mapping[name] = _flow_map(values)
+    return mapping
 
 
 def _accuracy_check(metrics: Metrics, plan: AccuracyPlan, out_dir: Path) -> CommentedMap:

@@ -9,12 +9,15 @@ when the error is what Keras 3 raises for a removed Keras 2 path.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import gc
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from grader.kernel import idioms
+from grader.kernel.idioms import Idiom
 from grader.result import CellOutcome, MigrationHint, RunFacts
 from grader.submission import Cell
 
@@ -23,58 +26,21 @@ CONV_CLASSES = {"Conv2D": 2, "Convolution2D": 2, "Conv3D": 3, "Convolution3D": 3
 FILE_METHODS = {"ModelCheckpoint", "save", "save_weights", "load_weights", "load_model"}
 
 
-@dataclass(frozen=True)
-class Idiom:
-    """One legacy idiom: its name in the report and how Keras 3 spells it."""
-
-    name: str
-    keras3: str
-
-
-LEGACY_MODULES = {
-    "keras.utils.np_utils": Idiom("keras.utils.np_utils", "keras.utils.to_categorical(y, num_classes)"),
-    "keras.layers.convolutional": Idiom(
-        "keras.layers.convolutional", "from keras.layers import Conv2D, MaxPooling2D"
-    ),
-    "keras.layers.core": Idiom(
-        "keras.layers.core", "from keras.layers import Dense, Dropout, Flatten, Activation"
-    ),
-    "keras.layers.pooling": Idiom("keras.layers.pooling", "from keras.layers import MaxPooling2D"),
+LEGACY_MODULES: dict[str, Idiom] = {path: idiom for path, (_, idiom) in idioms.MODULES.items()}
+IMAGE_DATA_GENERATOR = idioms.IMAGE_DATA_GENERATOR
+GENERATOR_METHODS = idioms.GENERATOR_METHODS
+LEGACY_KEYWORDS: dict[str, Idiom] = {
+    **{old: idiom for old, (_, idiom) in idioms.RENAMED_FIT_KEYWORDS.items()},
+    **idioms.KERAS1_FIT_KEYWORDS,
+    **{old: idiom for old, (_, idiom) in idioms.KERAS1_LAYER_KEYWORDS.items()},
 }
-IMAGE_DATA_GENERATOR = Idiom(
-    "keras.preprocessing.image.ImageDataGenerator",
-    "augmentation layers (keras.layers.RandomFlip, RandomTranslation, RandomRotation) or tf.data",
-)
-GENERATOR_METHODS = {
-    "fit_generator": Idiom("fit_generator", "model.fit(generator, steps_per_epoch=..., epochs=...)"),
-    "evaluate_generator": Idiom("evaluate_generator", "model.evaluate(generator, steps=...)"),
-    "predict_generator": Idiom("predict_generator", "model.predict(generator, steps=...)"),
-}
-LEGACY_KEYWORDS = {
-    "nb_epoch": Idiom("nb_epoch=", "epochs="),
-    "samples_per_epoch": Idiom("samples_per_epoch= (Keras 1)", "steps_per_epoch= (batches, not samples)"),
-    "nb_val_samples": Idiom("nb_val_samples= (Keras 1)", "validation_steps= (batches, not samples)"),
-    "border_mode": Idiom("border_mode= (Keras 1)", "padding="),
-    "subsample": Idiom("subsample= (Keras 1)", "strides="),
-    "init": Idiom("init= (Keras 1)", "kernel_initializer="),
-    "output_dim": Idiom("output_dim= (Keras 1)", "units="),
-    "nb_filter": Idiom("nb_filter= (Keras 1)", "filters="),
-    "nb_row": Idiom("nb_row= (Keras 1)", "kernel_size="),
-    "nb_col": Idiom("nb_col= (Keras 1)", "kernel_size="),
-    "W_regularizer": Idiom("W_regularizer= (Keras 1)", "kernel_regularizer="),
-    "b_regularizer": Idiom("b_regularizer= (Keras 1)", "bias_regularizer="),
-    "dim_ordering": Idiom("dim_ordering= (Keras 1)", "data_format="),
-}
-CHECKPOINT_PERIOD = Idiom("ModelCheckpoint(period=)", "save_freq='epoch' (the default: every epoch)")
-HISTORY_KEYS = {
-    "acc": Idiom("history['acc']", "history['accuracy']"),
-    "val_acc": Idiom("history['val_acc']", "history['val_accuracy']"),
-}
-HDF5_PATH = Idiom("a .hdf5 model file", ".keras (whole model) or .weights.h5 (weights only)")
-CONVOLUTION2D = Idiom("Convolution2D", "Conv2D (Convolution2D is an alias kept for old code)")
+CHECKPOINT_PERIOD = idioms.CHECKPOINT_PERIOD
+HISTORY_KEYS: dict[str, Idiom] = {old: idiom for old, (_, idiom) in idioms.HISTORY_KEYS.items()}
+HDF5_PATH = idioms.HDF5_PATH
+CONVOLUTION2D = idioms.CONVOLUTION2D
 
 
-IMAGE_MODULE = "keras.preprocessing.image"
+IMAGE_MODULE = idioms.IMAGE_MODULE
 DOTTED_PARTS = max(len(path.split(".")) for path in (*LEGACY_MODULES, IMAGE_MODULE))
 PARSE_FAILURES = (SyntaxError, ValueError, RecursionError, MemoryError)
 
@@ -239,9 +205,10 @@ def _keras1_convolution(name: str, node: ast.Call, sizes: list[ast.expr], lines:
         filters = ast.unparse(node.args[0])
     except RecursionError:
         filters = lines.first_line(node.args[0])
-    return Idiom(
-        f"{name}(filters, rows, cols) (Keras 1)",
-        f"{name}({filters}, ({numbers})): Keras 3 reads the last positional number as the strides",
+    return dataclasses.replace(
+        idioms.KERAS1_CONVOLUTION,
+        name=f"{name}(filters, rows, cols) (Keras 1)",
+        keras3=f"{name}({filters}, ({numbers})): Keras 3 reads the last positional number as the strides",
     )
 
 
@@ -308,41 +275,27 @@ def _on_line(number: int, idiom: Idiom, line: str) -> Finding:
 
 # ---- explaining failures ---------------------------------------------------------------------
 
-FAILURES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"No module named '(keras\.utils\.np_utils)'|cannot import name 'np_utils'"),
-        "`keras.utils.np_utils` was removed in Keras 3: call `keras.utils.to_categorical(y, num_classes)` instead.",
-    ),
-    (
-        re.compile(r"No module named '(keras\.layers\.(?:convolutional|core|pooling))'"),
-        "`{0}` is a Keras 2 module path that Keras 3 removed: import the layers from `keras.layers` instead.",
-    ),
-    (
-        re.compile(r"cannot import name '(ImageDataGenerator)'"),
-        "Keras 3 removed `keras.preprocessing.image.ImageDataGenerator`: augment with layers such as "
-        "`keras.layers.RandomFlip` and `RandomTranslation` instead.",
-    ),
-    (
-        re.compile(r"has no attribute '((?:fit|evaluate|predict)_generator)'"),
-        "Keras 3 removed `{0}`: pass the generator to `{1}` instead.",
-    ),
-    (
-        re.compile(r"unexpected keyword argument '(nb_epoch)'"),
-        "`nb_epoch=` is the Keras 1 spelling that Keras 3 no longer accepts: write `epochs=`.",
-    ),
-    (
-        re.compile(r"filepath provided must end in `\.keras`|must end in `\.weights\.h5`"),
-        "Keras 3 does not save checkpoints to `.hdf5` files: name the file `.keras` (whole model) or "
-        "`.weights.h5` (with save_weights_only=True).",
-    ),
-    (
-        re.compile(
-            r"Unrecognized keyword arguments passed to \w+: \{'(border_mode|subsample|init|output_dim|nb_filter)'"
-        ),
-        "`{0}=` is a Keras 1 argument: Keras 2 and 3 call it `{2}=`.",
-    ),
+
+def _alternatives(names: Iterable[str]) -> str:
+    return "|".join(re.escape(name) for name in names)
+
+
+MODULE_FAILURE = re.compile(
+    rf"No module named '({_alternatives(idioms.MODULES)})'|cannot import name '(np_utils)'"
 )
-KEYERROR_HISTORY = {"'acc'": "'accuracy'", "'val_acc'": "'val_accuracy'"}
+IMAGE_FAILURE = re.compile(rf"cannot import name '({_alternatives(idioms.IMAGE_NAMES)})'")
+METHOD_FAILURE = re.compile(rf"has no attribute '({_alternatives(idioms.GENERATOR_METHODS)})'")
+FIT_KEYWORD_FAILURE = re.compile(
+    rf"unexpected keyword argument '({_alternatives([*idioms.RENAMED_FIT_KEYWORDS, *idioms.KERAS1_FIT_KEYWORDS])})'"
+)
+LAYER_KEYWORD_FAILURE = re.compile(
+    rf"Unrecognized keyword arguments passed to \w+: \{{'({_alternatives(idioms.KERAS1_LAYER_KEYWORDS)})'"
+)
+MISSING_ARGUMENT = re.compile(r"missing 1 required positional argument: '(\w+)'")
+PERIOD_FAILURE = re.compile(r"ModelCheckpoint.*unexpected keyword argument 'period'")
+HDF5_FAILURE = re.compile(r"filepath provided must end in `\.keras`|must end in `\.weights\.h5`")
+KEYERROR_HISTORY = {f"'{old}'": f"'{new}'" for old, (new, _) in idioms.HISTORY_KEYS.items()}
+EXPLAINED_ERRORS = ("ModuleNotFoundError", "ImportError", "AttributeError", "TypeError", "ValueError")
 
 
 def explain(outcome: CellOutcome, *, compat: bool = False) -> str | None:
@@ -359,21 +312,54 @@ def explain(outcome: CellOutcome, *, compat: bool = False) -> str | None:
             f"Keras 3 records accuracy in the history as {KEYERROR_HISTORY[value]}, not {value} "
             "(the Keras 2 name)."
         )
-    if outcome.error_name not in (
-        "ModuleNotFoundError",
-        "ImportError",
-        "AttributeError",
-        "TypeError",
-        "ValueError",
-    ):
+    if outcome.error_name not in EXPLAINED_ERRORS:
         return None
-    for pattern, sentence in FAILURES:
-        match = pattern.search(value)
-        if match:
-            old = next((g for g in match.groups() if g), "")
-            new = GENERATOR_METHODS[old].keras3 if old in GENERATOR_METHODS else ""
-            keyword = LEGACY_KEYWORDS[old].keras3.rstrip("=") if old in LEGACY_KEYWORDS else ""
-            return sentence.format(old, new, keyword)
+    if match := MODULE_FAILURE.search(value):
+        path = match.group(1) or "keras.utils.np_utils"
+        replacement, idiom = idioms.MODULES[path]
+        if replacement == "keras.layers":
+            return (
+                f"`{path}` is a Keras 2 module path that Keras 3 removed: import the layers from "
+                f"`keras.layers` instead (`{idiom.keras3}`)."
+            )
+        return f"`{path}` was removed in Keras 3: write `{idiom.keras3}` instead."
+    if IMAGE_FAILURE.search(value):
+        return (
+            f"Keras 3 removed `{idioms.IMAGE_DATA_GENERATOR.name}`: augment with "
+            f"{idioms.IMAGE_DATA_GENERATOR.keras3} instead."
+        )
+    if match := METHOD_FAILURE.search(value):
+        method = match.group(1)
+        return f"Keras 3 removed `{method}`: pass the generator to `{idioms.GENERATOR_METHODS[method].keras3}` instead."
+    if PERIOD_FAILURE.search(value):
+        return f"Keras 3's ModelCheckpoint has no `period=`: write {idioms.CHECKPOINT_PERIOD.keras3}."
+    if match := FIT_KEYWORD_FAILURE.search(value):
+        return _keyword_sentence(match.group(1))
+    if match := LAYER_KEYWORD_FAILURE.search(value):
+        return _keyword_sentence(match.group(1))
+    if match := MISSING_ARGUMENT.search(value):
+        return _missing_argument_sentence(match.group(1), outcome)
+    if HDF5_FAILURE.search(value):
+        return (
+            "Keras 3 does not save checkpoints to `.hdf5` files: name the file `.keras` (whole model) or "
+            "`.weights.h5` (with save_weights_only=True)."
+        )
+    return None
+
+
+def _keyword_sentence(old: str) -> str:
+    idiom = LEGACY_KEYWORDS[old]
+    if old in idioms.RENAMED_FIT_KEYWORDS:
+        return f"`{old}=` is the Keras 1 spelling that Keras 3 no longer accepts: write `{idiom.keras3}`."
+    return f"`{old}=` is a Keras 1 argument: Keras 2 and 3 call it `{idiom.keras3}`."
+
+
+def _missing_argument_sentence(argument: str, outcome: CellOutcome) -> str | None:
+    """`Dense(output_dim=2)` fails for the missing `units`: the Keras 1 keyword is in the failing line."""
+    text = f"{outcome.traceback or ''}\n{outcome.source}"
+    for old, (new, _) in idioms.KERAS1_LAYER_KEYWORDS.items():
+        if new == argument and re.search(rf"\b{re.escape(old)}\s*=", text):
+            return _keyword_sentence(old)
     return None
 
 

@@ -19,7 +19,7 @@ from grader.result import CompatUse, KernelSetup, TrainingEvent
 from grader.rubric import Rubric
 from grader.submission import Submission
 
-KERNEL_SETUP_MODULES = ("records", "gpu", "seeding", "keras2", "budget", "course", "setup")
+KERNEL_SETUP_MODULES = ("records", "idioms", "gpu", "seeding", "keras2", "budget", "course", "setup")
 """The kernel-side modules the prelude installs, each after the ones it imports."""
 KERAS_MENTION = re.compile(r"\b(keras|tensorflow)\b")
 

@@ -1,16 +1,25 @@
-"""Shared fixtures: the real `grade` command, run as a subprocess from the repository root."""
+"""Shared fixtures: the real `grade` command, run as a subprocess from the repository root.
+
+Also a Keras cache for the whole session (`keras_cache`): small data sets in the exact formats
+Keras' loaders read, so that a course notebook's `cifar10.load_data()` can be graded and no test
+ever downloads anything.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import pickle
+import struct
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,3 +95,157 @@ def write_notebook(path: Path, *cells: str, exercise: str | None = None, **metad
     notebook.metadata.update(metadata)
     nbformat.write(notebook, str(path))
     return path
+
+
+# --- a Keras cache for the session ------------------------------------------------------------
+
+CACHE_SIZES = {
+    "mnist": (600, 200),
+    "fashion_mnist": (300, 100),
+    "cifar10": (500, 200),
+    "cifar100": (500, 100),
+}
+"""Training and test images per data set in the generated cache (CIFAR-10's training set: 5 batches)."""
+
+
+def pattern_images(
+    labels: np.ndarray, shape: tuple[int, ...], grid: tuple[int, int], seed: int
+) -> np.ndarray:
+    """uint8 images whose label is visible: a bright block in the label's cell of a grid, over noise.
+
+    A tiny network trained for an epoch learns them well above chance, so that an accuracy seen
+    after training says the notebook got the images and labels the rubric provided.
+    """
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 60, size=(len(labels), *shape), dtype=np.uint8)
+    rows, cols = grid
+    height, width = shape[0] // rows, shape[1] // cols
+    for index, label in enumerate(labels):
+        top, left = (int(label) // cols) * height, (int(label) % cols) * width
+        images[index, top : top + height, left : left + width] = rng.integers(190, 256, dtype=np.uint8)
+    return images
+
+
+def balanced_labels(count: int, classes: int, seed: int) -> np.ndarray:
+    """Every class about as often, in a shuffled order."""
+    return np.random.default_rng(seed).permutation(np.arange(count) % classes).astype(np.uint8)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file (the MNIST distribution format), gzipped: magic, big-endian sizes, the bytes."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def cifar_rows(images: np.ndarray) -> np.ndarray:
+    """N×32×32×3 images as CIFAR stores them: one row of 3072 bytes, the red plane first."""
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), 3072))
+
+
+class Python2Pickler(pickle._Pickler):
+    """Pickles bytes the way Python 2 pickled its `str`: BINSTRING opcodes, as in CIFAR's own files.
+
+    Python 3 writes bytes at protocol 2 as a call to `_codecs.encode`, which Keras' restricted
+    unpickler (`keras.src.datasets.cifar.load_batch`) rightly refuses: the real archives hold none.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_python2_str(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_python2_str
+
+
+def write_pickle(path: Path, batch: dict[bytes, object]) -> None:
+    """A CIFAR batch: a dict with bytes keys and a uint8 array, pickled at protocol 2 as Python 2 did."""
+    with open(path, "wb") as handle:
+        Python2Pickler(handle, protocol=2).dump(batch)
+
+
+def write_keras_cache(home: Path) -> Path:
+    """`home/datasets/` with MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 as Keras' loaders read them.
+
+    mnist.npz (x_train uint8 N×28×28, y_train uint8 N, x_test, y_test), fashion-mnist/*.gz (IDX),
+    cifar-10-batches-py/{data_batch_1..5,test_batch} and cifar-100-python/{train,test}: the
+    layout of the archives Keras downloads, a few hundred learnable images each.
+    """
+    cache = home / "datasets"
+    cache.mkdir(parents=True, exist_ok=True)
+    (home / "models").mkdir(exist_ok=True)
+    train, test = CACHE_SIZES["mnist"]
+    y_train, y_test = balanced_labels(train, 10, 1), balanced_labels(test, 10, 2)
+    np.savez(
+        cache / "mnist.npz",
+        x_train=pattern_images(y_train, (28, 28), (2, 5), 3),
+        y_train=y_train,
+        x_test=pattern_images(y_test, (28, 28), (2, 5), 4),
+        y_test=y_test,
+    )
+    fashion = cache / "fashion-mnist"
+    fashion.mkdir(exist_ok=True)
+    train, test = CACHE_SIZES["fashion_mnist"]
+    for split, count, seed in (("train", train, 5), ("t10k", test, 7)):
+        labels = balanced_labels(count, 10, seed)
+        write_idx(fashion / f"{split}-labels-idx1-ubyte.gz", labels)
+        write_idx(
+            fashion / f"{split}-images-idx3-ubyte.gz", pattern_images(labels, (28, 28), (5, 2), seed + 1)
+        )
+    cifar10 = cache / "cifar-10-batches-py"
+    cifar10.mkdir(exist_ok=True)
+    train, test = CACHE_SIZES["cifar10"]
+    per_batch = train // 5
+    for number, name in enumerate([*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"], start=1):
+        count = test if name == "test_batch" else per_batch
+        labels = balanced_labels(count, 10, 10 + number)
+        images = pattern_images(labels, (32, 32, 3), (2, 5), 20 + number)
+        write_pickle(
+            cifar10 / name,
+            {
+                b"batch_label": f"{name} of the grader's test cache".encode(),
+                b"labels": [int(label) for label in labels],
+                b"data": cifar_rows(images),
+                b"filenames": [f"{name}_{i}.png".encode() for i in range(count)],
+            },
+        )
+    cifar100 = cache / "cifar-100-python"
+    cifar100.mkdir(exist_ok=True)
+    for split, count, seed in (
+        ("train", CACHE_SIZES["cifar100"][0], 30),
+        ("test", CACHE_SIZES["cifar100"][1], 31),
+    ):
+        fine = np.random.default_rng(seed).permutation(np.arange(count) % 100)
+        write_pickle(
+            cifar100 / split,
+            {
+                b"batch_label": f"{split} of the grader's test cache".encode(),
+                b"fine_labels": [int(label) for label in fine],
+                b"coarse_labels": [int(label) // 5 for label in fine],
+                b"data": cifar_rows(pattern_images(fine, (32, 32, 3), (10, 10), seed + 10)),
+                b"filenames": [f"{split}_{i}.png".encode() for i in range(count)],
+            },
+        )
+    return cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keras_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The grader's Keras cache for every test, `$KERAS_HOME/datasets`: generated, never downloaded.
+
+    KERAS_HOME is set in this process's environment, so every `grade` subprocess (and its batch
+    workers) finds it; a test that needs an empty cache sets its own with monkeypatch.
+    """
+    home = tmp_path_factory.mktemp("keras-home")
+    cache = write_keras_cache(home)
+    before = os.environ.get("KERAS_HOME")
+    os.environ["KERAS_HOME"] = str(home)
+    yield cache
+    if before is None:
+        os.environ.pop("KERAS_HOME", None)
+    else:
+        os.environ["KERAS_HOME"] = before

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from grader import authoring, migration
+from grader.course import CourseDataset
+from grader.submission import Cell
 from tests.conftest import GRADE, REPO, GradeRunner, write_notebook
 
 TUTORIAL = REPO / "docs" / "authoring.md"
@@ -198,6 +201,114 @@ def test_new_rejects_an_unknown_data_source(grade: GradeRunner) -> None:
     done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--data", "ftp:digits")
     assert done.returncode == 2
     assert "expected npz:PATH, sklearn:NAME or keras:NAME" in done.stderr
+
+
+def test_a_dataset_option_reads_like_the_rubrics_datasets_key() -> None:
+    assert authoring.parse_datasets(("cifar10:train=5000,test=1000", "mnist")) == (
+        ("cifar10", CourseDataset(train=5000, test=1000)),
+        ("mnist", CourseDataset()),
+    )
+    assert authoring.parse_dataset("fashion_mnist:npz=data/f.npz,seed=2") == (
+        "fashion_mnist",
+        CourseDataset(npz="data/f.npz", seed=2),
+    )
+    for bad, why in [
+        ("imagenet", "unknown data set 'imagenet'; expected one of mnist, fashion_mnist, cifar10, cifar100"),
+        ("cifar10:train=lots", "train: Input should be a valid integer"),
+        ("cifar10:train=0", "train: Input should be greater than 0"),
+        ("cifar10:size=5", "'size=5' is not KEY=VALUE with KEY one of train, test, seed, npz"),
+        ("cifar10:train", "'train' is not KEY=VALUE"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(why)):
+            authoring.parse_dataset(bad)
+    with pytest.raises(ValueError, match="cifar10 given more than once"):
+        authoring.parse_datasets(("cifar10", "cifar10:train=5"))
+
+
+def test_a_datasets_npz_is_written_relative_to_the_rubric(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sets = authoring.parse_datasets(("mnist:npz=course/mnist.npz,train=50", "cifar10"))
+    written = authoring._datasets_yaml(sets, tmp_path / "rubrics")
+    assert {name: dict(spec) for name, spec in written.items()} == {
+        "mnist": {"npz": "../course/mnist.npz", "train": 50},
+        "cifar10": {},
+    }
+
+
+def test_the_keras2_layer_is_on_when_asked_or_when_the_scan_finds_keras2_idioms() -> None:
+    legacy = migration.scan([Cell(number=1, source="from keras.utils import np_utils")])
+    modern = migration.scan([Cell(number=1, source="from keras.utils import to_categorical")])
+    assert legacy and not modern
+    assert authoring.choose_compat(None, legacy) == "keras2"
+    assert authoring.choose_compat(None, modern) is None
+    assert authoring.choose_compat("keras2", modern) == "keras2"
+    assert authoring.choose_compat("none", legacy) is None
+
+
+def test_new_rejects_a_bad_dataset_option_before_running_anything(grade: GradeRunner) -> None:
+    done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--dataset", "cifar10:n=5")
+    assert done.returncode == 2
+    assert "'n=5' is not KEY=VALUE" in done.stderr and "--dataset" in done.stderr
+
+
+COURSE_SOLUTION = (
+    "from keras.datasets import cifar10\n\n"
+    "# load the pre-shuffled train and test data\n"
+    "(x_train, y_train), (x_test, y_test) = cifar10.load_data()",
+    "from keras.utils import np_utils\n\ny_train = np_utils.to_categorical(y_train, 10)",
+    "from keras.models import Sequential\n"
+    "from keras.layers.core import Dense, Flatten\n\n"
+    "model = Sequential()\n"
+    "model.add(Flatten(input_shape=x_train.shape[1:]))\n"
+    "model.add(Dense(10, activation='softmax'))\n"
+    "model.compile(loss='categorical_crossentropy', optimizer='rmsprop', metrics=['accuracy'])\n"
+    "hist = model.fit(x_train / 255, y_train, batch_size=32, nb_epoch=20, verbose=2)",
+)
+
+
+@pytest.fixture(scope="module")
+def course_solution(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A solution as the 2017 course wrote it: `cifar10.load_data()` and Keras 2 idioms."""
+    folder = tmp_path_factory.mktemp("cifar10-tiny")
+    return write_notebook(folder / "solution.ipynb", *COURSE_SOLUTION, exercise="cifar10-tiny")
+
+
+@pytest.mark.slow
+def test_new_measures_a_keras2_course_notebook_with_its_data_set_offline(
+    grade: GradeRunner, course_solution: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "rubrics" / "cifar10-tiny.yaml"
+    done = grade(
+        "rubric", "new", "--from", course_solution, "--dataset", "cifar10:train=200,test=50",
+        "--max-epochs", "1", "--out", out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "the solution uses Keras 2 idioms (keras.utils.np_utils in cell 2, line 1, and " in done.stderr
+    assert "the rubric says `compat: keras2`" in done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "\ncompat: keras2 # the solution is written for Keras 2\n" in text
+    assert "\ntraining: {max_epochs: 1} # caps every fit call" in text
+    assert "\n  cifar10: {train: 200, test: 50}\n" in text
+    assert "- {type: Dense, units: 10, activation: softmax, output_shape: [10], params: 30730}" in text
+    checked = grade("rubric", "check", "--strict", out)
+    assert checked.returncode == 0, checked.stdout
+    tested = grade("rubric", "test", out)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "PASS solution" in tested.stdout
+
+
+@pytest.mark.slow
+def test_new_says_which_option_a_course_notebook_needs(grade: GradeRunner, course_solution: Path) -> None:
+    no_data = grade("rubric", "new", "--from", course_solution)
+    assert no_data.returncode == 4
+    assert "the solution's cell 1 did not run cleanly (Exception: URL fetch failure" in no_data.stderr
+    assert "pass --dataset cifar10" in " ".join(no_data.stderr.split())
+    no_layer = grade("rubric", "new", "--from", course_solution, "--dataset", "cifar10", "--compat", "none")
+    assert no_layer.returncode == 4
+    assert "the solution's cell 2 did not run cleanly" in no_layer.stderr
+    assert "Pass --compat keras2" in " ".join(no_layer.stderr.split())
 
 
 def test_check_warns_about_tiers_out_of_order_and_an_unreachable_full_mark(

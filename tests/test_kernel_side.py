@@ -148,8 +148,8 @@ def test_records_count_repeats_and_stop_at_their_bound() -> None:
 
 
 def test_keras2_paths_and_histories() -> None:
-    assert keras2._save_path("best.hdf5", "checkpoint", weights_only=True) == "best.weights.h5"
-    assert keras2._save_path("best.hdf5", "checkpoint", weights_only=False) == "best.keras"
+    assert keras2._save_path("best.hdf5", weights_only=True) == "best.weights.h5"
+    assert keras2._save_path("best.hdf5", weights_only=False) == "best.keras"
     history = keras2.AliasingHistory({"accuracy": [0.5], "val_accuracy": [0.4]})
     assert history["acc"] == [0.5] and "val_acc" in history and history.get("loss") is None
     with pytest.raises(keras2.LegacyKerasError, match="steps_per_epoch"):

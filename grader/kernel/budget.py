@@ -12,8 +12,8 @@ import inspect
 import os
 from typing import Any
 
-from .keras2 import refuse_keras1_fit_keywords
-from .records import note_training, record
+from .keras2 import refuse_keras1_fit_keywords, rename_fit_keywords
+from .records import note_training
 
 
 def install(keras: Any, config: dict[str, Any]) -> None:
@@ -33,9 +33,7 @@ def install(keras: Any, config: dict[str, Any]) -> None:
     def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         if compat:
             refuse_keras1_fit_keywords(kwargs)
-            if "nb_epoch" in kwargs:
-                record("nb_epoch", "nb_epoch=", "epochs=")
-                kwargs["epochs"] = kwargs.pop("nb_epoch")
+            rename_fit_keywords(kwargs)
         try:
             bound = signature.bind(self, *args, **kwargs)
         except TypeError:

@@ -12,45 +12,22 @@ import functools
 import importlib
 import importlib.abc
 import importlib.machinery
-import inspect
 import os
 import sys
 from typing import Any
 
+from . import idioms
 from .records import record
 
-LEGACY_MODULES = {
-    "keras.utils.np_utils": ("keras.utils", "keras.utils.to_categorical(y, num_classes)"),
-    "keras.layers.convolutional": ("keras.layers", "from keras.layers import Conv2D, MaxPooling2D"),
-    "keras.layers.core": ("keras.layers", "from keras.layers import Dense, Dropout, Flatten, Activation"),
-    "keras.layers.pooling": ("keras.layers", "from keras.layers import MaxPooling2D, GlobalAveragePooling2D"),
+HISTORY_ALIASES = {
+    **{old: new for old, (new, _) in idioms.HISTORY_KEYS.items()},
+    **{new: old for old, (new, _) in idioms.HISTORY_KEYS.items()},
 }
 
-LEGACY_IMAGE_NAMES = ("ImageDataGenerator", "Iterator", "NumpyArrayIterator", "DirectoryIterator")
 
-KERAS1_KEYWORDS = {
-    "border_mode": "padding",
-    "subsample": "strides",
-    "init": "kernel_initializer",
-    "output_dim": "units",
-    "nb_filter": "filters",
-    "nb_row": "kernel_size",
-    "nb_col": "kernel_size",
-    "W_regularizer": "kernel_regularizer",
-    "b_regularizer": "bias_regularizer",
-    "W_constraint": "kernel_constraint",
-    "b_constraint": "bias_constraint",
-    "dim_ordering": "data_format",
-    "pool_length": "pool_size",
-    "filter_length": "kernel_size",
-}
-
-KERAS1_FIT_KEYWORDS = {
-    "samples_per_epoch": "steps_per_epoch (a number of batches, not of samples)",
-    "nb_val_samples": "validation_steps (a number of batches, not of samples)",
-}
-
-HISTORY_ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy", "accuracy": "acc", "val_accuracy": "val_acc"}
+def use(idiom: idioms.Idiom, found: str) -> None:
+    """Record one use of an idiom under the table's name and Keras 3 spelling (as the static scan names it)."""
+    record(idiom.name, found, idiom.keras3)
 
 
 class LegacyKerasError(TypeError):
@@ -63,7 +40,7 @@ class _LegacyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(
         self, fullname: str, path: Any, target: Any = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname in LEGACY_MODULES:
+        if fullname in idioms.MODULES:
             return importlib.machinery.ModuleSpec(fullname, self)
         return None
 
@@ -71,10 +48,10 @@ class _LegacyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module: Any) -> None:
-        source, spelling = LEGACY_MODULES[module.__name__]
+        source, idiom = idioms.MODULES[module.__name__]
         target = importlib.import_module(source)
         module.__dict__.update({k: v for k, v in vars(target).items() if not k.startswith("_")})
-        record(f"import {module.__name__}", module.__name__, spelling)
+        use(idiom, module.__name__)
 
 
 def install(keras: Any) -> None:
@@ -90,16 +67,12 @@ def install(keras: Any) -> None:
 def _install_image_data_generator(keras: Any) -> None:
     from keras.src.legacy.preprocessing import image as legacy_image
 
-    image_module = importlib.import_module("keras.preprocessing.image")
+    image_module = importlib.import_module(idioms.IMAGE_MODULE)
     previous = getattr(image_module, "__getattr__", None)
 
     def legacy_name(name: str) -> Any:
-        if name in LEGACY_IMAGE_NAMES:
-            record(
-                f"keras.preprocessing.image.{name}",
-                name,
-                "keras.layers.RandomFlip / RandomTranslation / RandomRotation layers, or tf.data",
-            )
+        if name in idioms.IMAGE_NAMES:
+            use(idioms.IMAGE_DATA_GENERATOR, f"{idioms.IMAGE_MODULE}.{name}")
             return getattr(legacy_image, name)
         if previous is not None:
             return previous(name)
@@ -128,15 +101,10 @@ def _install_generator_methods(keras: Any) -> None:
         initial_epoch: int = 0,
         **legacy: Any,
     ) -> Any:
-        record(
-            "fit_generator",
-            "model.fit_generator(...)",
-            "model.fit(generator, steps_per_epoch=..., epochs=...)",
-        )
+        use(idioms.GENERATOR_METHODS["fit_generator"], "model.fit_generator(...)")
         refuse_keras1_fit_keywords(legacy)
-        if "nb_epoch" in legacy:
-            record("nb_epoch", "nb_epoch=", "epochs=")
-            epochs = legacy.pop("nb_epoch")
+        rename_fit_keywords(legacy)
+        epochs = legacy.pop("epochs", epochs)
         if legacy:
             raise TypeError(f"fit_generator() got unexpected keyword arguments: {', '.join(legacy)}")
         return self.fit(
@@ -155,13 +123,13 @@ def _install_generator_methods(keras: Any) -> None:
     def evaluate_generator(
         self: Any, generator: Any, steps: int | None = None, verbose: Any = 0, **_: Any
     ) -> Any:
-        record("evaluate_generator", "model.evaluate_generator(...)", "model.evaluate(generator, steps=...)")
+        use(idioms.GENERATOR_METHODS["evaluate_generator"], "model.evaluate_generator(...)")
         return self.evaluate(generator, steps=steps, verbose=verbose)
 
     def predict_generator(
         self: Any, generator: Any, steps: int | None = None, verbose: Any = 0, **_: Any
     ) -> Any:
-        record("predict_generator", "model.predict_generator(...)", "model.predict(generator, steps=...)")
+        use(idioms.GENERATOR_METHODS["predict_generator"], "model.predict_generator(...)")
         return self.predict(generator, steps=steps, verbose=verbose)
 
     model.fit_generator = fit_generator
@@ -170,23 +138,31 @@ def _install_generator_methods(keras: Any) -> None:
 
 
 def refuse_keras1_fit_keywords(kwargs: dict[str, Any]) -> None:
-    for old, new in KERAS1_FIT_KEYWORDS.items():
+    for old, idiom in idioms.KERAS1_FIT_KEYWORDS.items():
         if old in kwargs:
-            record(f"{old}= (Keras 1)", f"{old}=", new)
-            raise LegacyKerasError(f"`{old}=` is Keras 1; Keras 2 and 3 spell it {new}")
+            use(idiom, f"{old}=")
+            raise LegacyKerasError(f"`{old}=` is Keras 1; Keras 2 and 3 spell it {idiom.keras3}")
 
 
-def _save_path(path: str, idiom: str, weights_only: bool) -> str:
+def rename_fit_keywords(kwargs: dict[str, Any]) -> None:
+    """`nb_epoch=` and the like, renamed in place to their Keras 3 keyword (and recorded)."""
+    for old, (new, idiom) in idioms.RENAMED_FIT_KEYWORDS.items():
+        if old in kwargs:
+            use(idiom, f"{old}=")
+            kwargs[new] = kwargs.pop(old)
+
+
+def _save_path(path: str, weights_only: bool) -> str:
     """Keras 3 refuses to save to `X.hdf5`: save to its Keras 3 spelling instead, and record it."""
     if not path.endswith(".hdf5"):
         return path
     stem = path[: -len(".hdf5")]
     new_path = f"{stem}.weights.h5" if weights_only else f"{stem}.keras"
-    record(idiom, path, new_path)
+    record(idioms.HDF5_PATH.name, path, new_path)
     return new_path
 
 
-def _load_path(path: str, idiom: str) -> str:
+def _load_path(path: str) -> str:
     """A missing `X.hdf5` is read from where `_save_path` wrote it, if anywhere (and recorded)."""
     if not path.endswith(".hdf5") or os.path.exists(path):
         return path
@@ -196,7 +172,7 @@ def _load_path(path: str, idiom: str) -> str:
     )
     if variant is None:
         return path
-    record(idiom, path, variant)
+    record(idioms.HDF5_PATH.name, path, variant)
     return variant
 
 
@@ -208,10 +184,10 @@ def _install_checkpoint_paths(keras: Any) -> None:
     def checkpoint_init(self: Any, filepath: Any, *args: Any, **kwargs: Any) -> None:
         path = os.fspath(filepath)
         if "period" in kwargs:
-            record("ModelCheckpoint(period=)", "period=", "save_freq='epoch' (every epoch is the default)")
+            use(idioms.CHECKPOINT_PERIOD, "period=")
             kwargs.pop("period")
         weights_only = bool(kwargs.get("save_weights_only", args[3] if len(args) > 3 else False))
-        original_init(self, _save_path(path, "checkpoint to .hdf5", weights_only), *args, **kwargs)
+        original_init(self, _save_path(path, weights_only), *args, **kwargs)
 
     checkpoint.__init__ = checkpoint_init
 
@@ -221,12 +197,12 @@ def _install_checkpoint_paths(keras: Any) -> None:
 
     @functools.wraps(original_save_weights)
     def save_weights(self: Any, filepath: Any, *args: Any, **kwargs: Any) -> Any:
-        path = _save_path(os.fspath(filepath), "save_weights to .hdf5", weights_only=True)
+        path = _save_path(os.fspath(filepath), weights_only=True)
         return original_save_weights(self, path, *args, **kwargs)
 
     @functools.wraps(original_load_weights)
     def load_weights(self: Any, filepath: Any, *args: Any, **kwargs: Any) -> Any:
-        path = _load_path(os.fspath(filepath), "load_weights from .hdf5")
+        path = _load_path(os.fspath(filepath))
         return original_load_weights(self, path, *args, **kwargs)
 
     model.save_weights = save_weights
@@ -236,7 +212,7 @@ def _install_checkpoint_paths(keras: Any) -> None:
 
     @functools.wraps(original_load_model)
     def load_model(filepath: Any, *args: Any, **kwargs: Any) -> Any:
-        path = _load_path(os.fspath(filepath), "load_model from .hdf5")
+        path = _load_path(os.fspath(filepath))
         return original_load_model(path, *args, **kwargs)
 
     keras.saving.load_model = load_model
@@ -250,8 +226,8 @@ class AliasingHistory(dict[str, Any]):
         if not dict.__contains__(self, key) and key in HISTORY_ALIASES:
             other = HISTORY_ALIASES[key]
             if dict.__contains__(self, other):
-                if key in ("acc", "val_acc"):
-                    record(f"history['{key}']", f"['{key}']", f"['{other}']")
+                if key in idioms.HISTORY_KEYS:
+                    use(idioms.HISTORY_KEYS[key][1], f"['{key}']")
                 return other
         return key
 
@@ -278,50 +254,40 @@ def _install_history_aliases(keras: Any) -> None:
 
 
 def _install_keras1_refusals(keras: Any) -> None:
+    """Refuse the Keras 1 forms when a layer is created, before its own `__init__` sees them.
+
+    In `Layer.__new__`, not `Layer.__init__`: `Dense(output_dim=2)` fails in `Dense.__init__` for
+    the missing `units` before it ever calls `Layer.__init__`, with a message that names neither.
+    The positional convolution (`Conv2D(32, 3, 3)`) is checked first: Keras 3 would not fail on it
+    but silently read the last number as the strides.
+    """
     layer = keras.layers.Layer
-    original_layer_init = layer.__init__
+    original_layer_new = layer.__new__
+    convolutions = ((keras.layers.Conv3D, 3), (keras.layers.Conv2D, 2))
 
-    @functools.wraps(original_layer_init)
-    def layer_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        for old, new in KERAS1_KEYWORDS.items():
+    def layer_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        rank = next((rank for conv, rank in convolutions if issubclass(cls, conv)), None)
+        if rank is not None:
+            _refuse_positional_kernel(cls.__name__, args, rank)
+        for old, (new, idiom) in idioms.KERAS1_LAYER_KEYWORDS.items():
             if old in kwargs:
-                name = type(self).__name__
-                record(f"{old}= (Keras 1)", f"{name}({old}=...)", f"{new}=")
+                name = cls.__name__
+                use(idiom, f"{name}({old}=...)")
                 raise LegacyKerasError(f"{name}({old}=...) is Keras 1; Keras 2 and Keras 3 spell it `{new}=`")
-        original_layer_init(self, *args, **kwargs)
+        return original_layer_new(cls, *args, **kwargs)
 
-    _keep_signature(layer_init, original_layer_init)
-    layer.__init__ = layer_init
-
-    for conv, rank in ((keras.layers.Conv2D, 2), (keras.layers.Conv3D, 3)):
-        _refuse_positional_kernel(conv, rank)
+    layer.__new__ = layer_new
 
 
-def _refuse_positional_kernel(conv: Any, rank: int) -> None:
+def _refuse_positional_kernel(name: str, args: tuple[Any, ...], rank: int) -> None:
     """`Convolution2D(32, 3, 3)` (filters, rows, cols) is Keras 1; Keras 3 would read the last 3 as strides."""
-    original_init = conv.__init__
-
-    @functools.wraps(original_init)
-    def conv_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        sizes = args[1 : 1 + rank]
-        if len(sizes) == rank and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
-            name = type(self).__name__
-            written = ", ".join(str(a) for a in args[: 1 + rank])
-            kernel = "(" + ", ".join(str(n) for n in sizes) + ")"
-            record(
-                f"{name}(filters, rows, cols) (Keras 1)", f"{name}({written})", f"{name}({args[0]}, {kernel})"
-            )
-            raise LegacyKerasError(
-                f"{name}({written}) is the Keras 1 form (filters, rows, cols): Keras 3 would read the "
-                f"last number as the strides. Write {name}({args[0]}, {kernel}) for a {'x'.join(map(str, sizes))} "
-                "kernel."
-            )
-        original_init(self, *args, **kwargs)
-
-    _keep_signature(conv_init, original_init)
-    conv.__init__ = conv_init
-
-
-def _keep_signature(wrapper: Any, original: Any) -> None:
-    """Keras reads a layer's `__init__` signature (both ways) to build its config: show it the original."""
-    wrapper.__signature__ = inspect.signature(original)
+    sizes = args[1 : 1 + rank]
+    if len(sizes) == rank and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+        written = ", ".join(str(a) for a in args[: 1 + rank])
+        kernel = "(" + ", ".join(str(n) for n in sizes) + ")"
+        record(f"{name}(filters, rows, cols) (Keras 1)", f"{name}({written})", f"{name}({args[0]}, {kernel})")
+        raise LegacyKerasError(
+            f"{name}({written}) is the Keras 1 form (filters, rows, cols): Keras 3 would read the "
+            f"last number as the strides. Write {name}({args[0]}, {kernel}) for a {'x'.join(map(str, sizes))} "
+            "kernel."
+        )

