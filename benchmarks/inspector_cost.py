@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from grader import datasets, inspector, measure, sandbox
+from grader import datasets, inspector, sandbox
 from grader.artifacts import ModelFile
+from grader.inspector import measure
 
 
 def models(keras: Any) -> dict[str, Any]:

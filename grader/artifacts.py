@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,12 +40,17 @@ from grader.probe import (
     MAX_FACTS_BYTES,
     ProbedModel,
     ProbeFacts,
+    ProbeManifest,
 )
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 MAX_MODEL_BYTES = 1024 * MIB
 MAX_ENTRIES = 1000
+MAX_ARCHIVE_MEMBERS = 1000
+KERAS_MEMBERS = frozenset(
+    ("metadata.json", "config.json", "model.weights.h5", "model.weights.npz", "assets/")
+)
 MAX_DEPTH = 6
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -84,17 +90,20 @@ class Artifacts:
         return cls(facts=None, models={})
 
 
-def collect(folder: Path, probe_folder: str | None, snapshot: Path) -> Artifacts:
+def collect(
+    folder: Path, probe_folder: str | None, snapshot: Path, manifest: ProbeManifest | None
+) -> Artifacts:
     """Read `folder` (the kernel's artifacts, the kernel shut down) into `snapshot` (grader-owned).
 
     `probe_folder` is the name of the sub-folder the grader made for the probe (None when the probe
-    did not run): only facts.json and the models it lists, inside it, are accepted.
+    did not run): only facts.json and the models it lists, inside it, are accepted, and only as
+    the probe's `manifest` (printed on its own cell's output) describes them.
     """
     refusals: list[str] = []
     opened: list[int] = []
     try:
         found = dict(_walk(folder, refusals, opened))
-        return _accept(found, probe_folder, snapshot, refusals)
+        return _accept(found, probe_folder, snapshot, refusals, manifest)
     except OSError as exc:
         return Artifacts(facts=None, models={}, refusals=(f"refused the artifacts folder: {exc.strerror}",))
     finally:
@@ -103,7 +112,11 @@ def collect(folder: Path, probe_folder: str | None, snapshot: Path) -> Artifacts
 
 
 def _accept(
-    found: dict[str, _Entry], probe_folder: str | None, snapshot: Path, refusals: list[str]
+    found: dict[str, _Entry],
+    probe_folder: str | None,
+    snapshot: Path,
+    refusals: list[str],
+    manifest: ProbeManifest | None,
 ) -> Artifacts:
     """Keep what the probe's manifest accounts for; refuse the rest."""
     prefix = f"{probe_folder}/" if probe_folder else None
@@ -111,7 +124,16 @@ def _accept(
     facts = None
     if facts_path is not None and facts_path in found:
         try:
-            facts = _facts(found[facts_path].read(MAX_FACTS_BYTES), refusals)
+            raw = found[facts_path].read(MAX_FACTS_BYTES)
+            if manifest is None:
+                raise Refused(
+                    "the probe's manifest did not arrive on its output, so nothing it wrote is trusted"
+                )
+            if hashlib.sha256(raw).hexdigest() != manifest.facts_sha256:
+                raise Refused(
+                    "it was changed after the probe wrote it (its hash is not the one the probe printed)"
+                )
+            facts = _facts(raw, refusals)
         except Refused as exc:
             refusals.append(f"refused {facts_path}: {exc}")
     models: dict[str, ModelFile] = {}
@@ -128,6 +150,17 @@ def _accept(
             try:
                 if relative not in found:
                     raise Refused("the probe listed it, but it is not there")
+                printed = (
+                    next((m for m in manifest.models if m.file == entry.file), None) if manifest else None
+                )
+                if printed is None or (printed.variable, printed.bytes, printed.sha256) != (
+                    entry.variable,
+                    entry.bytes,
+                    entry.sha256,
+                ):
+                    raise Refused(
+                        "not written by the probe (it is not the file the probe's printed manifest names)"
+                    )
                 models[entry.variable] = _snapshot(found[relative], entry, snapshot)
                 accepted.append(entry)
             except Refused as exc:
@@ -305,4 +338,32 @@ def _snapshot(found: _Entry, entry: ProbedModel, snapshot: Path) -> ModelFile:
     if size != entry.bytes or digest.hexdigest() != entry.sha256:
         target.unlink(missing_ok=True)
         raise Refused("not written by the probe (its size or hash differs from the probe's manifest)")
+    try:
+        _check_archive(target)
+    except Refused:
+        target.unlink(missing_ok=True)
+        raise
     return ModelFile(variable=entry.variable, path=target, sha256=entry.sha256, size=size)
+
+
+def _check_archive(path: Path) -> None:
+    """A `.keras` file is a zip of what Keras writes: config, metadata, weights (and assets); refuse the rest.
+
+    Read from the zip's central directory only, before anything is unpacked: a crafted archive
+    can hold other members, paths that climb out of a folder, or a few megabytes that unpack to
+    gigabytes.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Refused(f"not a Keras archive ({str(exc)[:100]})") from None
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise Refused(f"not a Keras archive the probe could have written ({len(members)} members)")
+    for member in members:
+        name = member.filename
+        if name not in KERAS_MEMBERS and not (name.startswith("assets/") and ".." not in name.split("/")):
+            raise Refused(f"not a Keras archive the probe could have written (it holds {name[:100]!r})")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_MODEL_BYTES:
+        raise Refused(f"it unpacks to {unpacked // MIB:,} MB, over the {MAX_MODEL_BYTES // MIB} MB limit")

@@ -52,6 +52,7 @@ class BatchSettings(BaseModel):
     rescore: bool = False
     gpus: tuple[str, ...] = ()
     spare_kernels: bool | None = None
+    factory: bool | None = None
     roster: Roster | None = None
     starter_code: tuple[str, ...] = ()
     due: datetime | None = None
@@ -108,6 +109,8 @@ class BatchSummary:
     notices: tuple[str, ...] = ()
     workers: dict[str, tuple[float, float]] = field(default_factory=dict)
     kernel_waits: list[tuple[bool, float]] = field(default_factory=list)
+    forked: int = 0
+    fallbacks: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -281,6 +284,9 @@ def _record(
         summary.workers[outcome.worker] = (outcome.worker_peak_mb, outcome.kernel_peak_mb)
     if outcome.kernel_wait_s is not None:
         summary.kernel_waits.append((outcome.kernel_prestarted, outcome.kernel_wait_s))
+    summary.forked += outcome.kernel_forked
+    if outcome.kernel_fallback:
+        summary.fallbacks.append(outcome.kernel_fallback)
     if outcome.failure is not None:
         _fail(outcome.failure, store, summary, on_event)
         return

@@ -143,6 +143,12 @@ def closing_lines(summary: BatchSummary, out_index: str) -> list[str]:
         )
     if summary.kernel_waits:
         lines.append(kernel_wait_line(summary.kernel_waits))
+    if summary.forked or summary.fallbacks:
+        line = f"kernel factory: {summary.forked} of {len(summary.kernel_waits)} kernels forked from the warm template"
+        if summary.fallbacks:
+            reasons = sorted(set(summary.fallbacks))
+            line += f"; {len(summary.fallbacks)} launched instead ({'; '.join(reasons[:3])})"
+        lines.append(line)
     if summary.stages:
         spent = ", ".join(
             f"{name.replace('_', ' ')} {summary.stages.get(name, 0.0):.1f} s"

@@ -38,7 +38,7 @@ class Evidence(BaseModel):
 
 def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
     """Every check of the rubric; a student rubric adds a row per withheld check and says what it left out."""
-    results = tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks)
+    results = _apply_requirements(rubric, tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks))
     if rubric.student is None:
         return results
     reduced = set(rubric.student.without_answers)
@@ -49,6 +49,26 @@ def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
         for result in results
     )
     return results + tuple(withheld_result(check) for check in rubric.student.withheld)
+
+
+def _apply_requirements(rubric: Rubric, results: tuple[CheckResult, ...]) -> tuple[CheckResult, ...]:
+    """A check whose `requires:` did not all pass gives no points, and says which and why."""
+    status = {result.id: result.status for result in results}
+    specs = {spec.id: spec for spec in rubric.checks}
+    gated = []
+    for result in results:
+        failed = [required for required in specs[result.id].requires if status.get(required) != "pass"]
+        if failed and result.points > 0:
+            needs = ", ".join(f"`{required}`" for required in failed)
+            result = result.model_copy(
+                update={
+                    "status": "fail",
+                    "points": 0.0,
+                    "message": f"no points: this check counts only when {needs} passes ({result.message})",
+                }
+            )
+        gated.append(result)
+    return tuple(gated)
 
 
 def withheld_result(check: WithheldCheck) -> CheckResult:
@@ -71,17 +91,18 @@ def withheld_result(check: WithheldCheck) -> CheckResult:
 
 
 def unaccounted_operations(rubric: Rubric, model: ModelFacts) -> tuple[LayerFacts, ...]:
-    """The raw operations (`keras.ops` calls) in the model's graph whose type no layers check of the rubric lists.
+    """What the model's graph computes with beyond layers, that no layers check of the rubric lists.
 
-    A model is graded for what its whole graph computes: an operation the exercise does not ask
-    for, with constant arrays beside it, can be the real classifier while the listed layers only
-    look right.
+    That is raw operations (`keras.ops` calls) and nested models: an operation with constant
+    arrays beside it, or a separately trained network nested as one row, can be the real
+    classifier while the listed layers only look right. A model is graded for what its whole
+    graph computes.
     """
     listed = {formulas.canonical_type(layer.type) for c in rubric.checks if c.layers for layer in c.layers}
     return tuple(
         node
         for node in model.layers
-        if node.kind == "op" and formulas.canonical_type(node.type) not in listed
+        if node.kind in ("op", "model") and formulas.canonical_type(node.type) not in listed
     )
 
 
@@ -89,6 +110,7 @@ def describe_operations(nodes: tuple[LayerFacts, ...]) -> str:
     """`Matmul (matmul, with 640 constant values), Add (add)`: what the graph computes besides its layers."""
     shown = [
         f"{node.type} ({node.name}"
+        + (", a nested model" if node.kind == "model" else "")
         + (f", with {node.constants:,} constant value{'s' if node.constants != 1 else ''}" if node.constants else "")
         + ")"
         for node in nodes[:8]
@@ -99,7 +121,7 @@ def describe_operations(nodes: tuple[LayerFacts, ...]) -> str:
 
 def accuracy_refusal(operations: tuple[LayerFacts, ...]) -> str:
     return (
-        "not evaluated: the model computes with operations outside the layers the rubric lists: "
+        "not evaluated: the model computes with operations or nested models outside the layers the rubric lists: "
         f"{describe_operations(operations)}; the grader measures accuracy only for models built from the "
         "exercise's layers (use keras.layers, not keras.ops, inside the model)"
     )
@@ -248,9 +270,10 @@ def check_layers(
     points = spec.points * matches / len(rows) if spec.partial else 0.0
     row = rows[first]
     extra = {r.actual["name"] for r in rows if r.status == "extra" and r.actual is not None}
-    operations = tuple(node for node in model.layers if node.kind == "op" and node.name in extra)
+    operations = tuple(node for node in model.layers if node.kind in ("op", "model") and node.name in extra)
     computes = (
-        f"the model computes with operation(s) the rubric does not list: {describe_operations(operations)}; "
+        f"the model computes with operation(s) or nested model(s) the rubric does not list: "
+        f"{describe_operations(operations)}; "
         if operations
         else ""
     )
@@ -273,7 +296,7 @@ def _describe(row: LayerRow) -> str:
         )
     if row.status == "extra":
         assert row.actual is not None
-        what = "operation" if row.actual.get("kind") == "op" else "layer"
+        what = {"op": "operation", "model": "nested model"}.get(row.actual.get("kind", "layer"), "layer")
         return (
             f"an extra {row.actual['type']} {what} ({row.actual['name']}) that the exercise does not ask for"
         )

@@ -584,10 +584,16 @@ BATCH_EXIT_CODES = (
     help="With --executor slurm: each job's time limit in minutes.",
 )
 @click.option(
+    "--factory/--no-factory",
+    default=None,
+    help="Local workers fork each kernel from a warm template that imported TensorFlow once, in the same "
+    "sandbox (default: on where it can run: the grader is root and bubblewrap works).",
+)
+@click.option(
     "--spare-kernels/--no-spare-kernels",
     default=None,
     help="Local workers launch each next kernel while the current one runs "
-    "(default: on with --gpus or when -j leaves a CPU free).",
+    "(default: on with --gpus or when -j leaves a CPU free, unless kernels are forked).",
 )
 @click.option(
     "--roster",
@@ -629,6 +635,7 @@ def grade_batch(
     address: str | None,
     slurm_partition: str | None,
     slurm_time: int,
+    factory: bool | None,
     spare_kernels: bool | None,
     roster_path: Path | None,
     due: str | None,
@@ -705,8 +712,18 @@ def grade_batch(
             parallelism=workers,
         )
     else:
-        spares = spare_kernels_by_default(workers, workers_gpus) if spare_kernels is None else spare_kernels
-        executor = LocalExecutor(workers, workers_gpus, spare_kernels=spares)
+        from grader.factory import factory_problem
+
+        problem = factory_problem() if factory is not False else None
+        forks = factory is not False and problem is None
+        if factory and problem is not None:
+            console.print(plain_text(f"kernels are launched, not forked: {problem}"))
+        spares = (
+            (not forks and spare_kernels_by_default(workers, workers_gpus))
+            if spare_kernels is None
+            else spare_kernels
+        )
+        executor = LocalExecutor(workers, workers_gpus, spare_kernels=spares, factory=forks)
         console.print(
             f"grading with {why}"
             if not workers_gpus

@@ -78,9 +78,10 @@ def score(prediction: Prediction, data: datasets.Dataset, duration_s: float) -> 
         )
     if prediction.nonfinite:
         raise EvaluationError(
-            f"the model outputs NaN or infinite scores for {prediction.nonfinite} of {len(predictions)} "
-            "held-out images; a training run whose loss became NaN leaves a model like this: lower the "
-            "learning rate, or check how the inputs are scaled"
+            "the model outputs NaN or infinite scores for some of the held-out images (which, and how many, "
+            "is not said: that would tell about images the notebook must not see); a training run whose "
+            "loss became NaN leaves a model like this: lower the learning rate, or check how the inputs "
+            "are scaled"
         )
     return metrics(predictions, np.asarray(data.y), data, prediction.device, duration_s)
 

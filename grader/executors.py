@@ -84,6 +84,8 @@ class TaskOutcome(BaseModel):
     kernel_peak_mb: float = 0.0
     kernel_prestarted: bool = False
     kernel_wait_s: float | None = None
+    kernel_forked: bool = False
+    kernel_fallback: str | None = None
     data_reads: int = 0
 
 
@@ -158,6 +160,8 @@ def _outcome(
         kernel_peak_mb=round(children, 1),
         kernel_prestarted=start.prestarted if start else False,
         kernel_wait_s=start.wait_s if start else None,
+        kernel_forked=start.forked if start else False,
+        kernel_fallback=start.fallback if start else None,
         data_reads=datasets.reads(),
     )
 
@@ -203,21 +207,26 @@ _started: Any = None
 _unclaimed: Any = None
 
 
-def _start_worker(started: Any, unclaimed: Any, gpu_ids: Any, shared: list[Any], spare_kernels: bool) -> None:
-    """Pool initializer: where to announce tasks, the batch's held-out data, spare kernels, and a GPU.
+def _start_worker(
+    started: Any, unclaimed: Any, gpu_ids: Any, shared: list[Any], spare_kernels: bool, factory: bool
+) -> None:
+    """Pool initializer: where to announce tasks, the batch's held-out data, a GPU, the kernel factory, spares.
 
     `unclaimed` counts the tasks no worker has taken yet: a worker launches no spare kernel when
-    none is left for it to grade.
+    none is left for it to grade. The GPU is assigned before the factory's template starts, so
+    that its kernels see the same device as launched ones would.
     """
     global _started, _unclaimed
     _started, _unclaimed = started, unclaimed
     datasets.share(datasets.map_shared(shared))
-    if spare_kernels:
-        kernels.keep_spares(more_work=lambda: bool(unclaimed.value > 0))
     if gpu_ids is not None:
         gpu = gpu_ids.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
         os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    if factory:
+        kernels.use_factory()
+    if spare_kernels:
+        kernels.keep_spares(more_work=lambda: bool(unclaimed.value > 0))
 
 
 def _local_task(task: Task) -> TaskOutcome:
@@ -237,8 +246,11 @@ class LocalExecutor:
     the pool broke `MAX_ATTEMPTS` times becomes a grader-failure row, so it cannot stop the batch.
     """
 
-    def __init__(self, workers: int, gpus: Sequence[str] = (), *, spare_kernels: bool = True) -> None:
+    def __init__(
+        self, workers: int, gpus: Sequence[str] = (), *, spare_kernels: bool = True, factory: bool = False
+    ) -> None:
         self.spare_kernels = spare_kernels
+        self.factory = factory
         self.gpus = tuple(gpus)
         self.workers = len(self.gpus) if self.gpus else max(1, workers)
         self.context = multiprocessing.get_context("spawn")
@@ -265,7 +277,7 @@ class LocalExecutor:
                 max_workers=min(self.workers, len(pending)),
                 mp_context=self.context,
                 initializer=_start_worker,
-                initargs=(started, unclaimed, gpu_ids, shared, self.spare_kernels),
+                initargs=(started, unclaimed, gpu_ids, shared, self.spare_kernels, self.factory),
             )
             try:
                 futures: dict[Future[TaskOutcome], Task] = {

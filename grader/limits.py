@@ -266,8 +266,9 @@ class MemoryCgroup:
             return None
 
     def remove(self) -> None:
-        """Kill what is left in the cgroup and remove it (a few tries: the kernel frees it lazily)."""
-        for _ in range(50):
+        """Kill what is left in the cgroup and remove it (tries for a few seconds: the kernel frees it lazily,
+        and a fork bomb's last processes take a while to be reaped)."""
+        for _ in range(250):
             try:
                 pids = [int(p) for p in (self.folder / "cgroup.procs").read_text().split()]
             except (OSError, ValueError):

@@ -20,6 +20,7 @@ student has.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -131,6 +132,7 @@ def self_check(loaded: LoadedRubric, submission: str) -> GradeResult:
     """Save this kernel's models as the probe does, and score them in the inspector: a `GradeResult`."""
     from grader import artifacts, grade, sandbox
     from grader.kernel import probe
+    from grader.probe import manifest_from_output
     from grader.result import KernelSetup, RunFacts
 
     rubric = loaded.rubric
@@ -140,8 +142,11 @@ def self_check(loaded: LoadedRubric, submission: str) -> GradeResult:
         (folder / "probe").mkdir(parents=True)
         kept = Path(workspace) / "kept"
         input_shape = list(rubric.model.input_shape) if rubric.model.input_shape else None
-        probe.run(str(folder / "probe"), list(rubric.variables), input_shape)
-        accepted = artifacts.collect(folder, "probe", kept)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            probe.run(str(folder / "probe"), list(rubric.variables), input_shape)
+        manifest = manifest_from_output(printed.getvalue())
+        accepted = artifacts.collect(folder, "probe", kept, manifest)
         run = RunFacts(
             duration_s=round(time.monotonic() - began, 3),
             device=accepted.facts.device if accepted.facts else "CPU",

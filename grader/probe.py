@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from grader import kernel
+from grader.kernel.probe import MANIFEST_MARK
 from grader.prelude import KernelCompatFacts
 
 FACTS_FILE = "facts.json"
@@ -74,3 +75,36 @@ class ProbeFacts(BaseModel):
         tuple[Annotated[str, StringConstraints(max_length=300)], ...], Field(max_length=100)
     ] = ()
     compat: KernelCompatFacts | None = None
+
+
+class ManifestEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    variable: str = Field(pattern=VARIABLE, max_length=200)
+    file: str = Field(pattern=r"^models/[A-Za-z_][A-Za-z0-9_]*\.keras$", max_length=220)
+    bytes: Annotated[int, Field(ge=0)]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ProbeManifest(BaseModel):
+    """What the probe wrote, as it printed on its own cell's output: facts.json's hash and each model file's.
+
+    Printed before the probe cell ends, so nothing the notebook left running afterwards (a hook
+    that runs after every cell, a thread) can change it; the files on disk are held to it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    facts_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    models: Annotated[tuple[ManifestEntry, ...], Field(max_length=100)] = ()
+
+
+def manifest_from_output(text: str) -> ProbeManifest | None:
+    """The manifest line of the probe cell's output (the first one), or None when there is none or it is malformed."""
+    for line in text.splitlines():
+        if line.startswith(MANIFEST_MARK):
+            try:
+                return ProbeManifest.model_validate_json(line[len(MANIFEST_MARK) :].strip()[: 1 << 20])
+            except ValueError:
+                return None
+    return None

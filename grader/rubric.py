@@ -159,6 +159,11 @@ class CheckSpec(_Strict):
     partial: bool = Field(
         default=True, description="layers: give points in proportion to the layers that match."
     )
+    requires: list[CheckId] = Field(
+        default_factory=list,
+        description="Check ids that must pass for this check to give points (e.g. an accuracy check that "
+        "counts only for the exercise's architecture: a different network's accuracy says nothing about it).",
+    )
     layers: Annotated[list[LayerSpec], Field(min_length=1)] | None = None
     total_params: int | Range | None = None
     output_shape: Shape | None = None
@@ -361,6 +366,13 @@ class Rubric(_Strict):
             if check.id in seen:
                 raise ValueError(f"check id {check.id!r} is used twice; ids must be unique")
             seen.add(check.id)
+        for check in checks:
+            unknown = [required for required in check.requires if required not in seen or required == check.id]
+            if unknown:
+                raise ValueError(
+                    f"check {check.id!r} requires {', '.join(map(repr, unknown))}, which is not another check of "
+                    f"this rubric; the checks are {', '.join(sorted(seen))}"
+                )
         return checks
 
     @property

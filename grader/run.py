@@ -40,6 +40,7 @@ from grader.text import clean
 log = logging.getLogger(__name__)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROBE_TIMEOUT_S = 180
+PROBE_MIN_S = 30
 PRELUDE_TIMEOUT_S = 180
 RECOVERY_TIMEOUT_S = 10
 STARTUP_TIMEOUT_S = 120
@@ -75,6 +76,7 @@ class _Finished:
     started: float
     stages: dict[str, float] = field(default_factory=dict)
     prestarted: bool = False
+    manifest: probe.ProbeManifest | None = None
 
 
 def run_submission(
@@ -198,7 +200,7 @@ class _Runner:
             client.kc = kernel.client
             await kernels.wait_until_ready(kernel, STARTUP_TIMEOUT_S)
             finished.stages["kernel_start"] = time.monotonic() - started
-            kernels.record_start(prestarted, finished.stages["kernel_start"])
+            kernels.record_start(kernel, prestarted, finished.stages["kernel_start"])
             self.watchdog.start(kernel.pid)
             spare_problem = await kernels.prepare_spare(self.recipe)
             if spare_problem:
@@ -213,7 +215,7 @@ class _Runner:
                 if alive:
                     stage, began = "probe", time.monotonic()
                     finished.probe_folder = kernels.probe_folder(kernel)
-                    await self._run_probe(
+                    finished.manifest = await self._run_probe(
                         client, kernel.artifacts / finished.probe_folder, variables, input_shape, notes
                     )
                     finished.stages["probe"] = time.monotonic() - began
@@ -254,7 +256,9 @@ class _Runner:
         kernel = finished.kernel
         collected = artifacts.Artifacts.empty()
         if kernel is not None:
-            collected = artifacts.collect(kernel.artifacts, finished.probe_folder, snapshot)
+            collected = artifacts.collect(
+                kernel.artifacts, finished.probe_folder, snapshot, finished.manifest
+            )
             if debugging.settings.keep_workdir:
                 finished.notes.append(f"the kernel's folder was kept (--keep-workdir): {kernel.folder}")
                 log.info("kept the kernel's folder %s", kernel.folder)
@@ -267,7 +271,12 @@ class _Runner:
                     number=cell.number, first_line=cell.first_line, source=cell.source, status="skipped"
                 )
             )
-        device = collected.facts.device if collected.facts else "unknown (the probe did not run)"
+        if collected.facts is not None:
+            device = collected.facts.device
+        elif finished.probe_folder is not None:
+            device = "unknown (the probe's facts were refused)"
+        else:
+            device = "unknown (the probe did not run)"
         stages = StageTimes(
             **{name: round(seconds, 3) for name, seconds in finished.stages.items()},
             kernel_prestarted=finished.prestarted,
@@ -402,19 +411,40 @@ class _Runner:
         variables: tuple[str, ...],
         input_shape: tuple[int, ...] | None,
         notes: list[str],
-    ) -> None:
+    ) -> probe.ProbeManifest | None:
+        """Run the probe cell; the manifest it printed on its own output (None if it did not finish)."""
         source = probe.probe_source(str(out_dir), variables, input_shape)
         cell = nbformat.v4.new_code_cell(source)
-        client.timeout = PROBE_TIMEOUT_S
+        # The probe runs in the student's process, where a hook of theirs can hold it: bound it by
+        # the notebook's own per-cell limit too (it needs seconds to save a model).
+        limit = min(PROBE_TIMEOUT_S, max(PROBE_MIN_S, self.limits.cell_timeout))
+        client.timeout = math.ceil(limit)
         client.output_limit = max(client.output_limit, 64 * 1024)
         try:
             await client.async_execute_cell(cell, len(self.submission.cells), store_history=False)
-        except (CellTimeoutError, DeadKernelError):
-            notes.append("the grader's probe could not finish in the student's kernel")
-            return
-        _, error = _collect_output(cell.outputs)
+        except CellTimeoutError:
+            notes.append(
+                f"the grader's probe did not finish within {limit:.0f} s in the student's kernel "
+                "(something the notebook left running, a hook or a thread, may have held it)"
+            )
+            return None
+        except DeadKernelError:
+            breach = self.watchdog.breach
+            if (breach is not None and breach.limit == "memory") or self.watchdog.oom_killed():
+                notes.append(
+                    "the kernel was stopped during the grader's probe: "
+                    + (breach.hint if breach is not None else limits.memory_hint(self.limits.memory_mb))
+                    + " (Something the notebook left running, a thread or a hook, kept allocating.)"
+                )
+            elif breach is not None:
+                notes.append(f"the kernel was stopped during the grader's probe: {breach.hint}")
+            else:
+                notes.append("the grader's probe could not finish: the student's kernel died while it ran")
+            return None
+        output, error = _collect_output(cell.outputs)
         if error is not None:
             notes.append(f"the grader's probe failed: {error.get('ename')}: {str(error.get('evalue'))[:300]}")
+        return probe.manifest_from_output(output)
 
 
 def _tail(log: Path, lines: int = 3) -> str:

@@ -9,9 +9,11 @@ The same attacks, made from inside a real kernel, are graded in tests/test_adver
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +22,55 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader import artifacts
+from grader.probe import ProbeManifest
 
 PROBE = "probe-0123456789abcdef"
 
 
+def keras_zip(members: dict[str, bytes] | None = None) -> bytes:
+    """The bytes of a zip laid out like a `.keras` file (or with the `members` given)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in (
+            members or {"metadata.json": b"{}", "config.json": b"{}", "model.weights.h5": b"h5"}
+        ).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 def write_probe(folder: Path, facts: dict[str, Any] | str, models: dict[str, bytes] | None = None) -> Path:
-    """An artifacts folder as the probe writes it: facts.json and models/<name>.keras in its own folder."""
+    """An artifacts folder as the probe writes it: facts.json and models/<name>.keras in its own folder.
+
+    The manifest the probe would print on its output is kept beside the folder (`manifest_of`),
+    so that a test can change the files afterwards, as a hook or a thread of the notebook would.
+    """
     probe = folder / "artifacts" / PROBE
     (probe / "models").mkdir(parents=True, exist_ok=True)
     for name, content in (models or {}).items():
         (probe / "models" / f"{name}.keras").write_bytes(content)
     text = facts if isinstance(facts, str) else json.dumps(facts)
     (probe / "facts.json").write_text(text)
+    try:
+        listed = json.loads(text).get("models", [])
+    except (ValueError, AttributeError):
+        listed = []
+    printed = [
+        {key: item.get(key) for key in ("variable", "file", "bytes", "sha256")}
+        for item in (listed if isinstance(listed, list) else [])
+        if isinstance(item, dict) and item.get("file")
+    ]
+    manifest = {"facts_sha256": hashlib.sha256(text.encode()).hexdigest(), "models": printed}
+    (folder / "printed-manifest.json").write_text(json.dumps(manifest))
     return folder / "artifacts"
+
+
+def manifest_of(artifacts_folder: Path) -> ProbeManifest | None:
+    try:
+        return ProbeManifest.model_validate_json(
+            (artifacts_folder.parent / "printed-manifest.json").read_text()
+        )
+    except (OSError, ValueError):
+        return None
 
 
 def entry(variable: str, content: bytes, **extra: Any) -> dict[str, Any]:
@@ -51,7 +89,7 @@ def collect(folder: Path, tmp_path: Path) -> artifacts.Artifacts:
     """Collect on a thread, so that a test fails (instead of hanging for ever) if anything blocks."""
     found: list[artifacts.Artifacts] = []
     worker = threading.Thread(
-        target=lambda: found.append(artifacts.collect(folder, PROBE, tmp_path / "snap"))
+        target=lambda: found.append(artifacts.collect(folder, PROBE, tmp_path / "snap", manifest_of(folder)))
     )
     worker.start()
     worker.join(timeout=20)
@@ -60,7 +98,7 @@ def collect(folder: Path, tmp_path: Path) -> artifacts.Artifacts:
 
 
 def test_the_probes_own_output_is_accepted_and_copied_into_the_snapshot(tmp_path: Path) -> None:
-    content = b"PK fake keras bytes"
+    content = keras_zip()
     folder = write_probe(tmp_path, {"models": [entry("model", content)], "device": "CPU"}, {"model": content})
     got = collect(folder, tmp_path)
     assert got.refusals == ()
@@ -120,7 +158,7 @@ def test_a_json_key_given_twice_refuses_the_facts(tmp_path: Path) -> None:
 
 
 def test_files_the_manifest_does_not_account_for_are_refused(tmp_path: Path) -> None:
-    content = b"model"
+    content = keras_zip()
     folder = write_probe(tmp_path, {"models": [entry("model", content)]}, {"model": content, "planted": b"x"})
     (folder / "early.keras").write_bytes(b"planted before the probe ran")
     got = collect(folder, tmp_path)
@@ -128,6 +166,39 @@ def test_files_the_manifest_does_not_account_for_are_refused(tmp_path: Path) -> 
     refused = " ".join(got.refusals)
     assert "early.keras: not written by the probe" in refused
     assert f"{PROBE}/models/planted.keras: not written by the probe" in refused
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ({"config.json": b"{}", "../../escape.py": b"x"}, "could have written"),
+        ({"config.json": b"{}", "model.weights.h5": b"h5", "extra.pkl": b"x"}, "could have written"),
+        ({"config.json": b"{}", "model.weights.h5": b"\0" * (1 << 20)}, None),
+    ],
+)
+def test_a_crafted_keras_archive_is_refused_before_anything_unpacks_it(
+    tmp_path: Path, members: dict[str, bytes], reason: str | None
+) -> None:
+    content = keras_zip(members)
+    got = collect(write_probe(tmp_path, {"models": [entry("model", content)]}, {"model": content}), tmp_path)
+    if reason is None:
+        assert "model" in got.models, got.refusals
+    else:
+        assert got.models == {} and any(reason in r for r in got.refusals), got.refusals
+
+
+def test_an_archive_that_unpacks_to_gigabytes_is_refused(tmp_path: Path) -> None:
+    """A few kilobytes of zip whose directory says gigabytes: refused from the directory, nothing unpacked."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", b"{}")
+        with archive.open("model.weights.h5", "w", force_zip64=True) as weights:
+            for _ in range(artifacts.MAX_MODEL_BYTES // (1 << 24) + 2):
+                weights.write(b"\0" * (1 << 24))
+    content = buffer.getvalue()
+    assert len(content) < 20 * 1024 * 1024
+    got = collect(write_probe(tmp_path, {"models": [entry("model", content)]}, {"model": content}), tmp_path)
+    assert got.models == {} and any("unpacks to" in r for r in got.refusals), got.refusals
 
 
 def test_a_model_whose_bytes_differ_from_the_manifest_is_refused(tmp_path: Path) -> None:
@@ -202,8 +273,40 @@ def test_any_facts_json_is_accepted_or_refused_but_never_raises(tmp_path: Path, 
     if folder.exists():
         for path in sorted(folder.rglob("*"), reverse=True):
             path.rmdir() if path.is_dir() else path.unlink()
-    got = artifacts.collect(write_probe(folder, json.dumps(facts)), PROBE, folder / "snap")
+    written = write_probe(folder, json.dumps(facts))
+    got = artifacts.collect(written, PROBE, folder / "snap", manifest_of(written))
     if got.facts is None:
         assert any("facts.json" in r for r in got.refusals)
     else:
         assert len(got.facts.models) <= 100 and len(got.facts.device) <= 130
+
+
+def test_facts_changed_after_the_probe_are_refused(tmp_path: Path) -> None:
+    """A hook that runs after every cell rewrites facts.json once the probe is done: the printed hash disagrees."""
+    content = keras_zip()
+    folder = write_probe(tmp_path, {"models": [entry("model", content)]}, {"model": content})
+    (folder / PROBE / "facts.json").write_text(
+        json.dumps({"models": [entry("model", content)], "device": "CPU"})
+    )
+    got = collect(folder, tmp_path)
+    assert got.facts is None and got.models == {}
+    assert any("changed after the probe wrote it" in r for r in got.refusals), got.refusals
+
+
+def test_a_model_swapped_with_a_matching_manifest_entry_is_still_refused(tmp_path: Path) -> None:
+    """facts.json and the file both replaced consistently, after the probe printed its manifest."""
+    honest, planted = keras_zip(), keras_zip({"config.json": b'{"planted": 1}', "model.weights.h5": b"x"})
+    folder = write_probe(tmp_path, {"models": [entry("model", honest)]}, {"model": honest})
+    printed = (folder.parent / "printed-manifest.json").read_text()
+    write_probe(tmp_path, {"models": [entry("model", planted)]}, {"model": planted})
+    (folder.parent / "printed-manifest.json").write_text(printed)
+    got = collect(folder, tmp_path)
+    assert got.models == {}, "nothing but what the probe printed is accepted"
+
+
+def test_without_the_printed_manifest_nothing_is_trusted(tmp_path: Path) -> None:
+    content = keras_zip()
+    folder = write_probe(tmp_path, {"models": [entry("model", content)]}, {"model": content})
+    (folder.parent / "printed-manifest.json").unlink()
+    got = collect(folder, tmp_path)
+    assert got.facts is None and any("manifest did not arrive" in r for r in got.refusals)

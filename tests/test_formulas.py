@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader import formulas
-from grader.measure import keras_module
+from grader.inspector.measure import keras_module
 
 
 @pytest.mark.parametrize(

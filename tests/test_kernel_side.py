@@ -168,7 +168,7 @@ def test_the_training_budget_caps_epochs_and_steps() -> None:
 @pytest.mark.slow
 def test_the_probe_saves_models_with_a_manifest_the_grader_can_check(tmp_path: Path) -> None:
     """In-process, with the real Keras: each model saved once, with its size and SHA-256."""
-    from grader.measure import keras_module
+    from grader.inspector.measure import keras_module
 
     keras = keras_module()
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, GradeRunner
+from .conftest import REPO, GradeRunner, run_grade
 
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLES = sorted(p.name for p in (REPO / "submissions").iterdir() if p.suffix in (".ipynb", ".py"))
@@ -205,3 +205,21 @@ def test_syntax_error_cell_is_reported_and_later_cells_still_run(grade: GradeRun
     assert cell["error_name"] == "SyntaxError" and "print('layers:'" in cell["source"]
     assert run["cells"][3]["status"] == "ok", "the cell after the broken one must still run"
     assert "Cell 3" in graded.html and "SyntaxError" in graded.html
+
+
+def test_every_sample_grades_the_same_when_its_kernel_is_forked_from_the_factory(tmp_path: Path) -> None:
+    """The warm kernel factory (`grade batch --factory`) changes how fast a kernel starts, nothing else."""
+    from grader.factory import factory_problem
+
+    problem = factory_problem()
+    if problem is not None:
+        pytest.skip(f"the kernel factory cannot run here: {problem}")
+    out = tmp_path / "forked"
+    done = run_grade("batch", "submissions/*", "-j", "2", "--factory", "--out", out, out_dir=out)
+    assert done.returncode == 0, done.stderr
+    assert f"kernel factory: {len(SAMPLES)} of {len(SAMPLES)} kernels forked" in done.stderr
+    for sample in SAMPLES:
+        actual = normalise(json.loads((out / f"{Path(sample).stem}.json").read_text()))
+        golden = json.loads((GOLDEN / f"{Path(sample).stem}.json").read_text())
+        differences = compare(actual, golden)
+        assert differences == [], f"{sample} forked: " + "\n".join(differences[:10])

@@ -17,6 +17,7 @@ import os
 import sys
 from typing import Any
 
+MANIFEST_MARK = "grader-probe-manifest:"
 MAX_LIST = 10_000
 MAX_DEPTH = 3
 HISTORY_SERIES = 32
@@ -53,8 +54,20 @@ def run(out_dir: str, variables: list[str], input_shape: list[int] | None) -> No
             "uses": list(getattr(records, "USES", []))[:200],
             "training": list(getattr(records, "TRAINING", []))[:200],
         }
+    text = json.dumps(facts)
     with open(os.path.join(out_dir, "facts.json"), "w", encoding="utf-8") as handle:
-        json.dump(facts, handle)
+        handle.write(text)
+    manifest = {
+        "facts_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "models": [
+            {key: entry.get(key) for key in ("variable", "file", "bytes", "sha256")}
+            for entry in facts["models"]
+            if entry.get("file")
+        ],
+    }
+    # Sent on the probe cell's own output, before anything the notebook left behind (a hook that
+    # runs after each cell, a thread) can rewrite the files: the grader holds the files to it.
+    print(f"{MANIFEST_MARK} {json.dumps(manifest)}", flush=True)
 
 
 def _user_namespace() -> dict[str, Any]:

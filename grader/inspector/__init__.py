@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import logging
-import mmap
 import os
 import shutil
 import socket
@@ -33,18 +31,15 @@ from multiprocessing import util as multiprocessing_util
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader import debugging, limits, sandbox
 from grader.artifacts import ModelFile
+from grader.inspector import wire
 from grader.result import ModelFacts
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
-FRAME_HEADER = 8
-MAX_REPLY_BYTES = 256 * MIB
-MAX_FDS = 4
 START_TIMEOUT_S = 180.0
 PROCESS_LIMIT = 1024
 TMP_MB = 2048
@@ -156,16 +151,16 @@ class Inspector:
             process = self._process
             try:
                 if not process.ready:
-                    _receive(process.socket, began + START_TIMEOUT_S)
+                    wire.receive(process.socket, began + START_TIMEOUT_S)
                     process.ready = True
                 deadline = time.monotonic() + self.settings.timeout_s
                 fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files]
                 try:
-                    _send(process.socket, request, fds, deadline)
+                    wire.send(process.socket, request, fds, deadline)
                 finally:
                     for fd in fds:
                         os.close(fd)
-                reply = _receive(process.socket, deadline)
+                reply = wire.receive(process.socket, deadline)
             except (TimeoutError, OSError, ValueError, ConnectionError) as exc:
                 message = self._failure(process, exc)
                 log.warning("stopping the inspector: %s (log: %s)", message, process.log)
@@ -200,7 +195,7 @@ class Inspector:
     def _spawn(self) -> _Process:
         self.starts += 1
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv = [sys.executable, "-m", "grader.inspector", str(child.fileno())]
+        argv = [sys.executable, "-m", "grader.inspector.server", str(child.fileno())]
         env = inspector_env()
         cgroup = limits.MemoryCgroup.create(self.settings.memory_mb, purpose="inspector")
         uid = limits.kernel_uid(limits.INSPECTOR_SLOT) if self.settings.sandboxed else None
@@ -273,7 +268,7 @@ def inspector_env() -> dict[str, str]:
 
 def package_folders() -> tuple[Path, ...]:
     """The grader's own code, when it lives outside the Python installation (an editable install)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # grader/, above grader/inspector/
     roots = sandbox.python_roots()
     inside = any(package.is_relative_to(root) for root in roots) or any(
         str(package).startswith(system + "/") for system in sandbox.SYSTEM_DIRS
@@ -303,148 +298,3 @@ def _close_shared() -> None:
     inspector, _shared = _shared, None
     if inspector is not None:
         inspector.close()
-
-
-# ---- framing ---------------------------------------------------------------------------------
-
-
-def _send(sock: socket.socket, message: dict[str, Any], fds: list[int], deadline: float) -> None:
-    payload = json.dumps(message).encode()
-    frame = len(payload).to_bytes(FRAME_HEADER, "big") + payload
-    sock.settimeout(max(0.01, deadline - time.monotonic()))
-    sent = socket.send_fds(sock, [frame], fds) if fds else sock.send(frame)
-    if sent < len(frame):
-        sock.sendall(frame[sent:])
-
-
-def _receive(sock: socket.socket, deadline: float, fds: list[int] | None = None) -> dict[str, Any]:
-    header = _read_exactly(sock, FRAME_HEADER, deadline, fds)
-    size = int.from_bytes(header, "big")
-    if size > MAX_REPLY_BYTES:
-        raise ValueError(f"a message of {size} bytes, over the limit")
-    message = json.loads(_read_exactly(sock, size, deadline))
-    if not isinstance(message, dict):
-        raise ValueError("a message that is not a JSON object")
-    return message
-
-
-def _read_exactly(sock: socket.socket, size: int, deadline: float, fds: list[int] | None = None) -> bytes:
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining:
-        timeout = deadline - time.monotonic()
-        if timeout <= 0:
-            raise TimeoutError
-        sock.settimeout(timeout)
-        if fds is not None and not chunks:
-            data, received, _, _ = socket.recv_fds(sock, remaining, MAX_FDS)
-            fds.extend(received)
-        else:
-            data = sock.recv(min(remaining, 1 << 20))
-        if not data:
-            raise ConnectionError("the inspector closed the connection")
-        chunks.append(data)
-        remaining -= len(data)
-    return b"".join(chunks)
-
-
-# ---- the inspector process ------------------------------------------------------------------
-
-
-def serve(fd: int) -> None:
-    """The inspector's main loop: import Keras, say ready, then answer requests until the grader hangs up."""
-    from grader import measure, predict
-
-    sock = socket.socket(fileno=fd)
-    measure.keras_module()
-    _reply(sock, {"ready": True})
-    cache: dict[str, Any] = {}
-    while True:
-        fds: list[int] = []
-        try:
-            request = _receive(sock, time.monotonic() + 10**9, fds)
-        except (ConnectionError, OSError, ValueError):
-            return
-        try:
-            reply = _handle(request, fds, cache)
-        except (measure.ModelLoadError, predict.PredictionError) as exc:
-            reply = {"ok": False, "error": str(exc)}
-        except Exception as exc:
-            reply = {"ok": False, "error": f"the model could not be inspected: {predict.first_line(exc)}"}
-        finally:
-            for received in fds:
-                with contextlib.suppress(OSError):
-                    os.close(received)
-        _reply(sock, reply)
-
-
-def _reply(sock: socket.socket, message: dict[str, Any]) -> None:
-    payload = json.dumps(message).encode()
-    sock.sendall(len(payload).to_bytes(FRAME_HEADER, "big") + payload)
-
-
-def _handle(request: dict[str, Any], fds: list[int], cache: dict[str, Any]) -> dict[str, Any]:
-    from grader import measure, predict
-
-    if not fds:
-        return {"ok": False, "error": "no model was sent"}
-    began = time.monotonic()
-    model = _load(fds[0], str(request.get("sha256")), cache)
-    loaded = time.monotonic()
-    timing = {"load_ms": round(1000 * (loaded - began), 1)}
-    if request.get("op") == "measure":
-        facts = measure.measure(model, str(request.get("variable", "model")))
-        timing["walk_ms"] = round(1000 * (time.monotonic() - loaded), 1)
-        return {"ok": True, "facts": facts.model_dump(mode="json"), "timing": timing}
-    if request.get("op") == "predict" and len(fds) >= 2:
-        inputs = _array(fds[1])
-        classes, nonfinite = predict.predict_classes(
-            model, inputs, int(request["num_classes"]), batch_size=int(request["batch_size"])
-        )
-        return {
-            "ok": True,
-            "classes": classes.astype(np.int64).tolist(),
-            "nonfinite": nonfinite,
-            "device": predict.device_label(),
-            "duration_s": round(time.monotonic() - began, 3),
-            "timing": timing,
-        }
-    return {"ok": False, "error": f"unknown request {str(request.get('op'))[:50]!r}"}
-
-
-def _load(fd: int, sha256: str, cache: dict[str, Any]) -> Any:
-    """The model sent as `fd`, loaded from a private copy (Keras wants a `.keras` path); the last one is kept."""
-    from grader import measure
-
-    if cache.get("sha256") == sha256:
-        return cache["model"]
-    cache.clear()
-    folder = Path(tempfile.mkdtemp(prefix="model-"))
-    path = folder / "model.keras"
-    try:
-        with os.fdopen(os.dup(fd), "rb") as source, open(path, "wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-        model = measure.load_model(path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    cache.update(sha256=sha256, model=model)
-    return model
-
-
-def _array(fd: int) -> np.ndarray:
-    """A `.npy` file sent as `fd`, memory-mapped read-only (shared with every other reader of the file)."""
-    with os.fdopen(os.dup(fd), "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-        offset = handle.tell()
-    if dtype.hasobject:
-        raise ValueError("inputs must be numeric")
-    mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-    return np.ndarray(shape, dtype=dtype, buffer=mapped, offset=offset, order="F" if fortran else "C")
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from grader.formulas import format_shape
-from grader.measure import keras_module
+from grader.inspector.measure import keras_module
 
 NUMBER_RUNS = re.compile(r"(?:[-+]?\d[\d.eE+-]*[,\s]+){4,}[-+]?\d[\d.eE+-]*")
 
