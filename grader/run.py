@@ -416,8 +416,10 @@ class _Runner:
         source = probe.probe_source(str(out_dir), variables, input_shape)
         cell = nbformat.v4.new_code_cell(source)
         # The probe runs in the student's process, where a hook of theirs can hold it: bound it by
-        # the notebook's own per-cell limit too (it needs seconds to save a model).
-        limit = min(PROBE_TIMEOUT_S, max(PROBE_MIN_S, self.limits.cell_timeout))
+        # the notebook's own limits too (a cell's, and the whole notebook's), since it needs only
+        # seconds to save a model.
+        own = min(self.limits.cell_timeout, self.limits.timeout)
+        limit = min(PROBE_TIMEOUT_S, max(PROBE_MIN_S, own))
         client.timeout = math.ceil(limit)
         client.output_limit = max(client.output_limit, 64 * 1024)
         try:

@@ -485,6 +485,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
         return {name: future.result() for name, future in futures.items()}
 
 
+@pytest.mark.slow
 def test_the_reference_solution_gets_full_points(graded: dict[str, Graded]) -> None:
     done = graded["solution"]
     assert done.returncode == 0, done.stderr
@@ -494,6 +495,7 @@ def test_the_reference_solution_gets_full_points(graded: dict[str, Graded]) -> N
     assert done.result["score"] == done.result["max_score"] == 8
 
 
+@pytest.mark.slow
 def test_a_well_trained_model_reaches_the_top_tier_with_the_full_report(graded: dict[str, Graded]) -> None:
     done = graded["trained"]
     assert done.returncode == 0, done.stderr
@@ -512,6 +514,7 @@ def test_a_well_trained_model_reaches_the_top_tier_with_the_full_report(graded: 
     assert f"{metrics['accuracy']:.4f}" in html
 
 
+@pytest.mark.slow
 def test_a_printed_accuracy_claim_does_not_count(graded: dict[str, Graded]) -> None:
     done = graded["fake"]
     assert done.returncode == 0, done.stderr
@@ -526,6 +529,7 @@ def test_a_printed_accuracy_claim_does_not_count(graded: dict[str, Graded]) -> N
     assert done.result["score"] == done.result["max_score"] - accuracy["max_points"] == 4
 
 
+@pytest.mark.slow
 def test_too_little_training_earns_a_partial_tier(graded: dict[str, Graded]) -> None:
     done = graded["undertrained"]
     assert done.returncode == 0, done.stderr
@@ -536,6 +540,7 @@ def test_too_little_training_earns_a_partial_tier(graded: dict[str, Graded]) -> 
     assert "reaches the tier at least 0.6 (2 points)" in accuracy["message"]
 
 
+@pytest.mark.slow
 def test_a_model_for_the_wrong_input_shape_is_a_clear_check_error(graded: dict[str, Graded]) -> None:
     done = graded["wrong-shape"]
     assert done.returncode == 0, done.stderr
@@ -549,6 +554,7 @@ def test_a_model_for_the_wrong_input_shape_is_a_clear_check_error(graded: dict[s
     assert done.result["score"] == 2
 
 
+@pytest.mark.slow
 def test_data_faults_are_check_errors_and_held_out_data_is_invisible_to_the_kernel(
     graded: dict[str, Graded],
 ) -> None:

@@ -160,6 +160,7 @@ def test_new_will_not_overwrite_without_force(grade: GradeRunner, tmp_path: Path
     assert existing.read_text(encoding="utf-8") == "# mine\n"
 
 
+@pytest.mark.slow
 def test_new_refuses_a_solution_without_a_model(grade: GradeRunner, tmp_path: Path) -> None:
     solution = write_notebook(tmp_path / "solution.ipynb", "answer = 42")
     done = grade("rubric", "new", "--from", solution)
@@ -168,6 +169,7 @@ def test_new_refuses_a_solution_without_a_model(grade: GradeRunner, tmp_path: Pa
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_new_measures_accuracy_and_suggests_tiers_that_the_solution_passes(
     grade: GradeRunner, tmp_path: Path
 ) -> None:
@@ -328,6 +330,7 @@ def test_check_warns_about_tiers_out_of_order_and_an_unreachable_full_mark(
 # --- test -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_self_test_reports_every_difference_and_exits_1(grade: GradeRunner, tmp_path: Path) -> None:
     text = (REPO / "rubrics" / "pool-dims.yaml").read_text(encoding="utf-8").split("examples:")[0]
     text += (

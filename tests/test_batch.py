@@ -195,7 +195,9 @@ def test_changing_only_points_rescores_the_class_from_what_ran_with_no_kernel(
     assert first.returncode == 0, first.stderr
     before = results(out)
     rubric = rubrics / "cifar10-cnn.yaml"
-    rubric.write_text(rubric.read_text().replace("  - id: size\n    points: 1\n", "  - id: size\n    points: 3\n"))
+    rubric.write_text(
+        rubric.read_text().replace("  - id: size\n    points: 1\n", "  - id: size\n    points: 3\n")
+    )
 
     rescored = batch(classroom, "-j", "2", "--rubrics", rubrics, out=out)
     assert rescored.returncode == 0, rescored.stderr

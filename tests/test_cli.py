@@ -12,6 +12,7 @@ from grader.errors import ExitCode
 from .conftest import REPO, GradeRunner, write_notebook
 
 
+@pytest.mark.slow
 def test_rubric_is_found_from_notebook_metadata_and_reports_are_written(grade: GradeRunner) -> None:
     graded = grade("submissions/pool-dims-script.py")
     assert graded.returncode == ExitCode.GRADED
@@ -58,6 +59,7 @@ def test_missing_file_exits_4(grade: GradeRunner) -> None:
     assert "no such file" in graded.stderr
 
 
+@pytest.mark.slow
 def test_fail_under_and_explicit_rubric(grade: GradeRunner, tmp_path: Path) -> None:
     rubric = tmp_path / "rubric.yaml"
     shutil.copy(REPO / "rubrics" / "cifar10-cnn.yaml", rubric)

@@ -7,6 +7,8 @@ import pytest
 from grader import formulas
 from grader.inspector.measure import keras_module
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("filters", "kernel", "strides", "padding", "shape_in"),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import GradeRunner, write_notebook
+
+pytestmark = pytest.mark.slow
 
 
 def test_differently_named_unbuilt_model_is_found_built_and_noted(grade: GradeRunner, tmp_path: Path) -> None:

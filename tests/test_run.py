@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import GradeRunner, write_notebook
+
+pytestmark = pytest.mark.slow
 
 ANSWER_RUBRIC = """\
 exercise: answers

@@ -26,6 +26,8 @@ import pytest
 
 from .conftest import REPO, GradeRunner, run_grade
 
+pytestmark = pytest.mark.slow
+
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLES = sorted(p.name for p in (REPO / "submissions").iterdir() if p.suffix in (".ipynb", ".py"))
 

@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import GradeRunner, run_grade, write_notebook
 
+pytestmark = pytest.mark.slow
+
 # A notebook that monkeypatches count_params/summary or prints a fake summary is graded in
 # tests/test_hostile.py (submissions/hostile/monkeypatch-keras.py).
 

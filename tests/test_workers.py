@@ -112,7 +112,9 @@ def local_outcomes(course: Path) -> list[TaskOutcome]:
     events = list(LocalExecutor(1).run(tasks_for(course)))
     outcomes = [event for event in events if isinstance(event, TaskOutcome)]
     started = [event.stem for event in events if isinstance(event, TaskStarted)]
-    assert sorted(started) == sorted(STUDENTS), "the pool says when it starts each student (for the progress bar)"
+    assert sorted(started) == sorted(STUDENTS), (
+        "the pool says when it starts each student (for the progress bar)"
+    )
     deadline = time.monotonic() + 10
     while spare_kernels() and time.monotonic() < deadline:
         time.sleep(0.2)
