@@ -29,9 +29,7 @@ def one_run(script: Path, mode: SandboxMode) -> float:
     submission = load_submission(script)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as workspace:
-        result = run_submission(
-            submission, workspace=Path(workspace), bounds=LIMITS, sandbox_mode=mode
-        )
+        result = run_submission(submission, workspace=Path(workspace), bounds=LIMITS, sandbox_mode=mode)
     elapsed = time.perf_counter() - started
     assert result.facts.sandboxed == (mode == "require"), result.facts.notes
     assert [c.status for c in result.facts.cells] == ["ok"]

@@ -111,7 +111,11 @@ def describe_operations(nodes: tuple[LayerFacts, ...]) -> str:
     shown = [
         f"{node.type} ({node.name}"
         + (", a nested model" if node.kind == "model" else "")
-        + (f", with {node.constants:,} constant value{'s' if node.constants != 1 else ''}" if node.constants else "")
+        + (
+            f", with {node.constants:,} constant value{'s' if node.constants != 1 else ''}"
+            if node.constants
+            else ""
+        )
         + ")"
         for node in nodes[:8]
     ]

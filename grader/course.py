@@ -159,8 +159,18 @@ def keras_models_dir() -> Path:
 def prepared_file(name: str, spec: CourseDataset, base_dir: Path) -> Path:
     """The data set as Keras returns it, subsampled as asked, in one `.npz` (written once per process)."""
     source = (base_dir / spec.npz).resolve() if spec.npz else cache_source(name)
-    stat = source.stat()
-    return _prepare(name, spec, source, (stat.st_mtime_ns, stat.st_size))
+    return _prepare(name, spec, source, _stamp(source))
+
+
+def _stamp(source: Path) -> tuple[int, int]:
+    """Newest modification time and total size of the file, or of the files in the folder.
+
+    A folder's own time changes only when an entry is added or removed, not when a file in it is
+    replaced in place (CIFAR's batches are), so the files' own times are what tell a new copy.
+    """
+    files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+    stats = [f.stat() for f in files]
+    return max((s.st_mtime_ns for s in stats), default=0), sum(s.st_size for s in stats)
 
 
 def cache_source(name: str) -> Path:
@@ -170,7 +180,7 @@ def cache_source(name: str) -> Path:
         candidate = home.joinpath(*parts)
         if candidate.exists():
             return candidate
-    wanted = home.joinpath(*CACHE_FILES[name][-1])
+    wanted = " and ".join(str(home.joinpath(*parts)) for parts in CACHE_FILES[name])
     raise datasets.DatasetError(
         f"Keras' {name} data set is not in the grader's Keras cache (looked for {wanted}); the grader never "
         "downloads: copy it there from a machine with network (run keras.datasets."

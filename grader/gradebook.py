@@ -41,6 +41,8 @@ SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 SUBMITTED_AT = Path(".keys") / "submitted-at.json"
 ROSTER_COLUMNS = ("id", "name", "email", "section")
 LATE_COLUMNS = ("submitted", "late_days", "penalty", "penalised_total")
+
+
 @dataclass(frozen=True)
 class BatchEntry:
     """One student of the batch: graded (the JSON is at `<stem>.json`) or failed."""

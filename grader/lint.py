@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from ruamel.yaml import YAML
 
-from grader import datasets, formulas
+from grader import course, datasets, formulas
 from grader.errors import RubricError
 from grader.rubric import CheckSpec, Rubric, load_rubric, yaml_position
 
@@ -78,6 +78,7 @@ def lint(path: Path) -> LintReport:
         *_path_findings(path.parent, raw, where),
         *_architecture_findings(rubric, where),
         *_public_data_findings(path.parent, rubric, where),
+        *_course_findings(path.parent, rubric, where),
     ]
     return LintReport(path, rubric, tuple(findings))
 
@@ -206,6 +207,40 @@ def _path_findings(base: Path, raw: Any, where: _Locator) -> Iterator[Finding]:
         names_a_path = bool(loc) and (loc[-1] in PATH_KEYS or (len(loc) > 1 and loc[-2] in PATH_KEYS))
         if names_a_path and isinstance(value, str) and value and not (base / value).exists():
             yield where.warn(f"{value!r} does not exist (paths are relative to the rubric's folder)", *loc)
+
+
+def _course_findings(base: Path, rubric: Rubric, where: _Locator) -> Iterator[Finding]:
+    """What the course hands the notebook must be on the grading machine, or every student's load fails.
+
+    Grading turns each missing piece into a note on every report; the author hears it once, here.
+    An instructor's npz is a path like any other (`_path_findings`); a Keras data set is looked for
+    in this machine's Keras cache, which must be the grading machine's for the warning to hold.
+    """
+    for name, spec in rubric.datasets.items():
+        if spec.npz is not None:
+            continue
+        try:
+            course.cache_source(name)
+        except datasets.DatasetError as exc:
+            yield where.warn(f"{exc}; every notebook's {name}.load_data() would fail", "datasets", name)
+    for index, asset in enumerate(rubric.assets):
+        if not (base / asset.source).exists():
+            yield where.warn(
+                f"the course file {asset.source!r} does not exist (paths are relative to the rubric's "
+                "folder); every notebook that opens it would fail",
+                "assets",
+                index,
+                "source",
+            )
+    models = course.keras_models_dir()
+    for index, file in enumerate(rubric.weights):
+        if not (models / file).is_file():
+            yield where.warn(
+                f"the pretrained weights {file} are not in the grader's Keras cache (looked for "
+                f"{models / file}); the grader never downloads: put the file there before grading",
+                "weights",
+                index,
+            )
 
 
 def _walk(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:

@@ -91,7 +91,9 @@ class LayerFacts(Frozen):
     output_shape: tuple[int | None, ...] | None
     params: int
     kind: NodeKind = "layer"
-    constants: int = Field(default=0, description="Values of constant arrays the node computes with (not weights).")
+    constants: int = Field(
+        default=0, description="Values of constant arrays the node computes with (not weights)."
+    )
 
 
 class ModelFacts(Frozen):

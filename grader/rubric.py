@@ -340,7 +340,9 @@ class Rubric(_Strict):
         ids = {check.id for check in self.checks}
         clash = sorted(ids & {w.id for w in self.student.withheld})
         if clash:
-            raise ValueError(f"check id(s) {', '.join(clash)} are both checks and withheld (student.withheld)")
+            raise ValueError(
+                f"check id(s) {', '.join(clash)} are both checks and withheld (student.withheld)"
+            )
         unknown = sorted(set(self.student.without_answers) - ids)
         if unknown:
             raise ValueError(f"student.without_answers names unknown check id(s) {', '.join(unknown)}")
@@ -367,7 +369,9 @@ class Rubric(_Strict):
                 raise ValueError(f"check id {check.id!r} is used twice; ids must be unique")
             seen.add(check.id)
         for check in checks:
-            unknown = [required for required in check.requires if required not in seen or required == check.id]
+            unknown = [
+                required for required in check.requires if required not in seen or required == check.id
+            ]
             if unknown:
                 raise ValueError(
                     f"check {check.id!r} requires {', '.join(map(repr, unknown))}, which is not another check of "

@@ -132,6 +132,29 @@ class _BoundedClient(NotebookClient):
         self.kept_bytes: dict[int, int] = {}
         self.noise_bytes: dict[int, int] = {}
         self.truncated: set[int] = set()
+        self.output_polls: set[asyncio.Task[Any]] = set()
+
+    async def _async_poll_output_msg(self, parent_msg_id: str, cell: Any, cell_index: int) -> None:
+        """nbclient's poll of a cell's output, kept track of so that a timed-out cell's can be stopped.
+
+        nbclient leaves that poll running after a timeout, and it takes every IOPub message and drops
+        those of other cells: everything the next cells (and the probe) printed would be lost.
+        """
+        task = asyncio.current_task()
+        if task is not None:
+            self.output_polls.add(task)
+        try:
+            await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
+        finally:
+            if task is not None:
+                self.output_polls.discard(task)
+
+    async def stop_output_polls(self) -> None:
+        """Stop the output polls still running (those of cells that timed out)."""
+        polls = list(self.output_polls)
+        for task in polls:
+            task.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         content = msg.get("content", {})
@@ -373,6 +396,7 @@ class _Runner:
     async def _recover(self, client: _BoundedClient) -> bool:
         """After a timeout: interrupt the kernel and check that it answers again."""
         assert client.km is not None
+        await client.stop_output_polls()
         try:
             await ensure_async(client.km.interrupt_kernel())
             client.timeout = RECOVERY_TIMEOUT_S
@@ -395,6 +419,7 @@ class _Runner:
             await client.async_execute_cell(cell, len(self.submission.cells), store_history=False)
         except CellTimeoutError:
             notes.append("the grader's prelude (seeding, compatibility layer) did not finish in time")
+            await self._recover(client)
             return time.monotonic() - began
         _, error = _collect_output(cell.outputs)
         if error is not None:
@@ -444,6 +469,7 @@ class _Runner:
                 notes.append("the grader's probe could not finish: the student's kernel died while it ran")
             return None
         output, error = _collect_output(cell.outputs)
+        log.debug("the probe printed %r; error %r", output[:2000], error)
         if error is not None:
             notes.append(f"the grader's probe failed: {error.get('ename')}: {str(error.get('evalue'))[:300]}")
         return probe.manifest_from_output(output)

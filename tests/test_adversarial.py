@@ -277,8 +277,16 @@ def test_no_attack_scores_more_than_its_honest_twin(batch: Run, attack: str) -> 
 
 @pytest.mark.parametrize("attack", ["fp-dup-json-dump", "fp-dup-hook"])
 def test_facts_naming_a_model_twice_are_refused_and_one_model_is_graded(batch: Run, attack: str) -> None:
+    """Three defences stand in the way, and whichever stops the attack first must say so: the probe
+    serialises with `json.dumps` (a patched `json.dump` never sees the facts), the printed manifest
+    gives away facts.json rewritten afterwards, and facts naming `model` twice are refused
+    (tests/test_artifacts.py crafts that file directly)."""
     result = graded(batch, attack)
-    assert_refused(result, "twice")
+    notes = [note for note in all_notes(result) if "refused" in note]
+    if notes:
+        assert any("twice" in note or "changed after the probe wrote it" in note for note in notes), notes
+    else:
+        assert check(result, "architecture")["status"] == "pass", "the probe saved the visible `model`"
     layers, accuracy = check(result, "architecture"), check(result, "accuracy")
     reached = bool(accuracy.get("metrics")) and any(t["reached"] for t in accuracy["metrics"]["tiers"])
     assert not (layers["status"] == "pass" and reached), "the untrained layers and a trained model's accuracy"

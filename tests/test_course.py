@@ -142,6 +142,24 @@ def test_the_keras_3_cache_layout_is_read_before_the_older_one(
     assert np.array_equal(arrays["x_train"][:per_batch], arrays["x_train"][per_batch : 2 * per_batch])
 
 
+def test_a_cifar_batch_replaced_in_place_is_read_again(
+    keras_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replacing a file inside the CIFAR folder leaves the folder's own time as it was."""
+    home = tmp_path / "keras"
+    folder = home / "datasets" / "cifar-10-batches-py"
+    shutil.copytree(keras_cache / "cifar-10-batches-py", folder)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    before = prepared("cifar10")
+    folder_time = folder.stat().st_mtime_ns
+    (folder / "data_batch_1").write_bytes((folder / "data_batch_2").read_bytes())
+    os.utime(folder, ns=(folder_time, folder_time))
+    after = prepared("cifar10")
+    per_batch = CACHE_SIZES["cifar10"][0] // 5
+    assert not np.array_equal(before["x_train"][:per_batch], before["x_train"][per_batch : 2 * per_batch])
+    assert np.array_equal(after["x_train"][:per_batch], after["x_train"][per_batch : 2 * per_batch])
+
+
 def test_an_instructors_npz_is_subsampled_and_keeps_its_own_arrays(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     images = np.arange(40 * 4, dtype=np.float32).reshape(40, 2, 2)
@@ -183,7 +201,11 @@ def test_each_missing_set_asset_and_weights_file_is_one_note_saying_where_the_gr
     )
     assert setup.mounts == (course.Mount(tmp_path / "present.txt", "present.txt"),)
     dataset, asset, pretrained = setup.notes
-    assert f"looked for {empty / 'datasets' / 'cifar-10-batches-py'}" in dataset
+    keras3, keras2 = (
+        empty / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py",
+        empty / "datasets" / "cifar-10-batches-py",
+    )
+    assert f"looked for {keras3} and {keras2}" in dataset, "both the Keras 3 and the Keras 2 cache layouts"
     assert "never downloads" in dataset and "(rubric key datasets.cifar10)" in dataset
     assert "the course file data/dogImages was not found" in asset
     assert f"looked for {tmp_path / 'data' / 'dogImages'}; rubric key assets" in asset

@@ -108,6 +108,7 @@ def test_infinite_loop_is_interrupted_and_later_cells_still_run(hostile: Any) ->
     assert loop["status"] == "timeout"
     assert "Stopped after 3 s (the per-cell time limit)" in loop["hint"]
     assert run.cell(4)["status"] == "ok"
+    assert run.cell(4)["output"] == "the cell after the loop ran\n", "nbclient's poll of cell 3 ate it"
     assert run.status("params-answer") == "pass" and run.status("height-answer") == "pass"
     assert run.status("conv-layer") != "pass"
 

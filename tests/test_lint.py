@@ -324,6 +324,43 @@ def test_the_exercise_handed_to_students_holds_no_held_out_data() -> None:
             assert "digits-test" not in path.read_text(encoding="utf-8", errors="replace"), path
 
 
+# --- what the course hands out must be on the grading machine -------------------------------------
+
+
+def test_each_missing_data_set_asset_and_weights_file_is_warned_about_where_the_rubric_names_it(
+    tmp_path: Path, keras_home: Path
+) -> None:
+    (keras_home.parent / "models").mkdir()
+    (keras_home.parent / "models" / "present.h5").write_bytes(b"weights")
+    (tmp_path / "present.txt").write_text("here", encoding="utf-8")
+    rubric = tmp_path / "course.yaml"
+    rubric.write_text(
+        "exercise: course\n"
+        "title: Course\n"
+        "datasets:\n"
+        "  cifar10: {train: 10}\n"
+        "assets:\n"
+        "  - source: present.txt\n"
+        "  - source: data/dogImages\n"
+        "weights: [present.h5, missing.h5]\n"
+        "checks:\n"
+        "  - id: answer\n"
+        "    points: 1\n"
+        "    variable: {name: answer, equals: 1}\n",
+        encoding="utf-8",
+    )
+    report = lint.lint(rubric)
+    assert not report.errors, report.errors
+    dataset, asset, weights = report.warnings
+    assert (dataset.line, dataset.column) == position(rubric, "cifar10:")
+    assert "Keras' cifar10 data set is not in the grader's Keras cache" in dataset.message
+    assert "every notebook's cifar10.load_data() would fail" in dataset.message
+    assert (asset.line, asset.column) == position(rubric, "source: data/dogImages")
+    assert "the course file 'data/dogImages' does not exist" in asset.message
+    assert (weights.line, weights.column) == position(rubric, "missing.h5")
+    assert f"looked for {keras_home.parent / 'models' / 'missing.h5'}" in weights.message
+
+
 # --- through the CLI ------------------------------------------------------------------------------
 
 

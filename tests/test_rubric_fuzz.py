@@ -20,7 +20,7 @@ from grader.rubric import Rubric, parse_rubric
 
 from .conftest import REPO
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEYS = (
     "exercise", "title", "description", "model", "limits", "checks", "id", "points", "partial", "layers",
     "total_params", "output_shape", "variable", "type", "filters", "kernel_size", "strides", "padding",

@@ -164,7 +164,7 @@ def test_a_batch_goes_on_past_hostile_text_and_a_report_that_cannot_be_written(t
 
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
     assert done.returncode == 5, "a report the grader could not write is a grader failure"
-    assert "3 submissions: 2 graded, 0 unchanged, 1 could not be graded" in done.stdout
+    assert "3 submissions: 2 graded, 0 rescored, 0 unchanged, 1 could not be graded" in done.stdout
     with (out / "gradebook.csv").open(newline="", encoding="utf-8") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
     assert set(rows) == {"good", "markup", "victim"}
