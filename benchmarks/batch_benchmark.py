@@ -11,7 +11,9 @@ in a temporary folder and prints, in one run:
 - the time of one `grade` against one bare nbconvert execution of the same notebook
   (target: <= 1.05), the median of a few repeats;
 - the peak memory of each batch worker (grader side) and of the largest kernel, and the time per
-  stage (kernel start, prelude, cells, probe, measure, evaluate, report) for the class.
+  stage (kernel start, prelude, cells, probe, measure, evaluate, report) for the class;
+- a re-run of the same batch (nothing changed: every student skipped), and a rescoring of every
+  student from the executions the first batch kept (`--rescore`: no kernel starts).
 
 Not part of the test suite: it takes several minutes. Run from the repository root:
 
@@ -163,6 +165,25 @@ def main() -> None:
                 found = re.search(pattern, batch.stderr)
                 if found:
                     print(f"  {found.group(0)}")
+
+        out = root / "out--factory"
+        for again in ([], ["--rescore"]):
+            command = [
+                str(BIN / "grade"),
+                "batch",
+                str(root / "submissions"),
+                "-j",
+                str(args.jobs),
+                "--out",
+                str(out),
+                *again,
+            ]
+            rerun_s, rerun = timed(command, env)
+            what = "rescored from the kept executions (--rescore)" if again else "a re-run, nothing changed"
+            print(
+                f"{what}: {rerun_s:.1f} s = {rerun_s / args.count:.2f} s per submission; "
+                f"{rerun.stdout.strip().splitlines()[-1]}"
+            )
 
         one = submissions[1]
         single, bare = [], []

@@ -96,6 +96,15 @@ class Failed:
 BatchEvent = Planned | Grading | Graded | Failed
 
 
+@dataclass(frozen=True)
+class WorkerMemory:
+    """The most memory one worker's processes were seen using: the grader, its inspector, a kernel."""
+
+    grader_mb: float = 0.0
+    inspector_mb: float = 0.0
+    kernel_mb: float = 0.0
+
+
 @dataclass
 class BatchSummary:
     """What a batch did, for the CLI's last lines and exit code."""
@@ -107,7 +116,7 @@ class BatchSummary:
     failures: list[Failure] = field(default_factory=list)
     entries: tuple[BatchEntry, ...] = ()
     notices: tuple[str, ...] = ()
-    workers: dict[str, tuple[float, float]] = field(default_factory=dict)
+    workers: dict[str, WorkerMemory] = field(default_factory=dict)
     kernel_waits: list[tuple[bool, float]] = field(default_factory=list)
     forked: int = 0
     fallbacks: list[str] = field(default_factory=list)
@@ -281,7 +290,12 @@ def _record(
     the rest of the class from being graded, nor the gradebook from being written.
     """
     if outcome.worker:
-        summary.workers[outcome.worker] = (outcome.worker_peak_mb, outcome.kernel_peak_mb)
+        before = summary.workers.get(outcome.worker, WorkerMemory())
+        summary.workers[outcome.worker] = WorkerMemory(
+            grader_mb=max(before.grader_mb, outcome.worker_peak_mb),
+            inspector_mb=max(before.inspector_mb, outcome.inspector_peak_mb),
+            kernel_mb=max(before.kernel_mb, outcome.kernel_peak_mb),
+        )
     if outcome.kernel_wait_s is not None:
         summary.kernel_waits.append((outcome.kernel_prestarted, outcome.kernel_wait_s))
     summary.forked += outcome.kernel_forked
@@ -331,7 +345,7 @@ def _grader_failure(stem: str, submission: str, exc: BaseException, what: str) -
 
 def _add_stages(summary: BatchSummary, stages: StageTimes) -> None:
     for name, seconds in stages.model_dump().items():
-        if isinstance(seconds, float):
+        if isinstance(seconds, float) and not name.endswith("_mb"):
             summary.stages[name] = summary.stages.get(name, 0.0) + seconds
 
 

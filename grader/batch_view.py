@@ -138,8 +138,9 @@ def closing_lines(summary: BatchSummary, out_index: str) -> list[str]:
     ]
     if summary.workers:
         lines.append(
-            f"peak memory per worker: {max(w for w, _ in summary.workers.values()):.0f} MB grader side, "
-            f"{max(k for _, k in summary.workers.values()):.0f} MB largest kernel ({len(summary.workers)} workers)"
+            f"peak memory per worker: {max(w.grader_mb for w in summary.workers.values()):.0f} MB grader side, "
+            f"{max(w.inspector_mb for w in summary.workers.values()):.0f} MB its model inspector, "
+            f"{max(w.kernel_mb for w in summary.workers.values()):.0f} MB largest kernel ({len(summary.workers)} workers)"
         )
     if summary.kernel_waits:
         lines.append(kernel_wait_line(summary.kernel_waits))

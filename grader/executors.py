@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from grader import datasets, kernels
+from grader import datasets, inspector, kernels
 from grader.errors import GradingError
 from grader.grade import Execution, Overrides, execute, score, shared_inspector
 from grader.result import Failure, GradeResult
@@ -81,6 +81,7 @@ class TaskOutcome(BaseModel):
     models: tuple[tuple[str, bytes], ...] = ()
     worker: str = ""
     worker_peak_mb: float = 0.0
+    inspector_peak_mb: float = 0.0
     kernel_peak_mb: float = 0.0
     kernel_prestarted: bool = False
     kernel_wait_s: float | None = None
@@ -112,7 +113,9 @@ def grade_task(task: Task) -> TaskOutcome:
     notes = result.notes
     if task.gpus:
         gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
-        notes = (*notes, f"graded by a worker assigned GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu})")
+        cap = loaded.rubric.limits.merged(task.overrides.limits).gpu_memory_mb
+        capped = f", the kernel's TensorFlow capped at {cap} MB of it" if cap else ""
+        notes = (*notes, f"graded by a worker assigned GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu}){capped}")
     final = result.model_copy(update={"rubric": task.rubric_label, "notes": notes})
     kept_execution = execution if models is not None else None
     return _outcome(task, result=final, execution=kept_execution, models=models or ())
@@ -145,7 +148,6 @@ def _outcome(
     models: tuple[tuple[str, bytes], ...] = (),
 ) -> TaskOutcome:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     start = kernels.take_last_start()
     return TaskOutcome(
         stem=task.stem,
@@ -157,7 +159,8 @@ def _outcome(
         models=models,
         worker=f"{os.uname().nodename}:{os.getpid()}",
         worker_peak_mb=round(own, 1),
-        kernel_peak_mb=round(children, 1),
+        inspector_peak_mb=inspector.peak_mb(),
+        kernel_peak_mb=result.run.stages.kernel_peak_mb if result is not None else 0.0,
         kernel_prestarted=start.prestarted if start else False,
         kernel_wait_s=start.wait_s if start else None,
         kernel_forked=start.forked if start else False,

@@ -351,13 +351,18 @@ class Watchdog:
         self.folders = folders
         self.cgroup = cgroup
         self.breach: Breach | None = None
+        self.peak_bytes = 0
+        """The largest memory the tree was seen using (sampled every POLL_S; for capacity planning)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._root: psutil.Process | None = None
 
     def start(self, root_pid: int | None) -> None:
         """Watch the tree under `root_pid` until `stop` (or a breach); no-op without a pid."""
         if root_pid is None or self._thread is not None:
             return
+        with contextlib.suppress(psutil.Error):
+            self._root = psutil.Process(root_pid)
         self._thread = threading.Thread(
             target=self._watch, args=(root_pid,), name="grader-watchdog", daemon=True
         )
@@ -367,6 +372,16 @@ class Watchdog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._root = None
+
+    def sample(self) -> None:
+        """One look at the tree's memory now, for `peak_bytes` (a run can be shorter than a poll)."""
+        root = self._root
+        if root is None:
+            return
+        with contextlib.suppress(psutil.Error):
+            tree = [root, *root.children(recursive=True)]
+            self.peak_bytes = max(self.peak_bytes, sum(_memory(p, shared=len(tree) > 1) for p in tree))
 
     def oom_killed(self) -> bool:
         """Whether the hard limit (the memory cgroup's OOM killer) stopped a process of the tree."""
@@ -403,6 +418,7 @@ class Watchdog:
                 ),
             )
         used = sum(_memory(p, shared=len(tree) > 1) for p in tree)
+        self.peak_bytes = max(self.peak_bytes, used)
         if used > self.limits.memory_mb * MIB:
             return Breach(limit="memory", hint=memory_hint(self.limits.memory_mb, used // MIB))
         return None

@@ -44,7 +44,10 @@ class CellOutcome(Frozen):
 
 
 class StageTimes(Frozen):
-    """Wall-clock seconds spent in each stage of grading one submission (for capacity planning).
+    """Wall-clock seconds spent in each stage of grading one submission, and the kernel's peak memory.
+
+    Both are for capacity planning: `grade batch` prints class totals of the times and the largest
+    kernel, and they vary from run to run (tests compare results without them).
 
     `kernel_start` is from asking for a kernel until it answers (a kernel started ahead of need
     answers at once); `measure` is loading and measuring the models in the inspector; `report`
@@ -59,6 +62,7 @@ class StageTimes(Frozen):
     evaluate: float = 0.0
     report: float = 0.0
     kernel_prestarted: bool = False
+    kernel_peak_mb: float = 0.0
 
 
 class RunFacts(Frozen):

@@ -242,6 +242,7 @@ class _Runner:
                         client, kernel.artifacts / finished.probe_folder, variables, input_shape, notes
                     )
                     finished.stages["probe"] = time.monotonic() - began
+                self.watchdog.sample()
         except DeadKernelError:
             if not outcomes:
                 notes.append(
@@ -303,6 +304,7 @@ class _Runner:
         stages = StageTimes(
             **{name: round(seconds, 3) for name, seconds in finished.stages.items()},
             kernel_prestarted=finished.prestarted,
+            kernel_peak_mb=round(self.watchdog.peak_bytes / limits.MIB, 1),
         )
         facts = RunFacts(
             duration_s=round(time.monotonic() - finished.started, 3),

@@ -293,6 +293,12 @@ def shared(settings: InspectorSettings) -> Inspector:
     return _shared
 
 
+def peak_mb() -> float:
+    """The most memory this process's inspector was seen using (0 when it has none)."""
+    process = _shared._process if _shared is not None else None
+    return round(process.watchdog.peak_bytes / limits.MIB, 1) if process is not None else 0.0
+
+
 def _close_shared() -> None:
     global _shared
     inspector, _shared = _shared, None
