@@ -43,6 +43,16 @@ KERAS_ORIGINS = {
 }
 # The only globals a CIFAR batch (a pickled dict of lists, bytes and numpy arrays) needs;
 # `_codecs.encode` is how Python 3 writes bytes at pickle protocol 2, the original's protocol.
+UNREADABLE: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    EOFError,
+    zipfile.BadZipFile,
+    pickle.UnpicklingError,
+)
+"""What reading a damaged or crafted data file (npz, gzip, CIFAR pickle) can raise."""
 PICKLE_GLOBALS = frozenset(
     {
         ("_codecs", "encode"),
@@ -307,15 +317,7 @@ def _read_keras(name: str, path: Path | None) -> tuple[np.ndarray, np.ndarray]:
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         images = data.reshape(len(data), 3, 32, 32).transpose(0, 2, 3, 1)
         return images, np.asarray(batch[b"labels"])
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        EOFError,
-        zipfile.BadZipFile,
-        pickle.UnpicklingError,
-    ) as exc:
+    except UNREADABLE as exc:
         raise DatasetError(f"the cached Keras {name} file {path} cannot be read ({exc})") from None
 
 

@@ -23,9 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
-from grader import similarity, visibility
+from grader import pages, similarity, visibility
 from grader.errors import GradingError
 from grader.exports import Assignment, StudentGrades, write_canvas, write_moodle
 from grader.late import Lateness, LatePolicy, assess
@@ -594,13 +592,7 @@ def _mistakes(check: dict[str, Any]) -> list[tuple[str, str]]:
 
 def render_index(rows: Sequence[Row], columns: Sequence[Column], context: ClassContext | None = None) -> str:
     context = context or ClassContext()
-    env = Environment(
-        loader=PackageLoader("grader", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pts"] = lambda v: f"{v:g}"
+    env = pages.environment()
     graded = [r.result for r in rows if r.result is not None]
     percents = [100 * r["score"] / r["max_score"] for r in graded if r["max_score"]]
     students: list[dict[str, Any]] = [

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import pickle
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from grader import course, datasets, formulas
 from grader.errors import RubricError
 from grader.rubric import CheckSpec, Rubric, load_rubric, yaml_position
 
+UNREADABLE: tuple[type[Exception], ...] = (*datasets.UNREADABLE, datasets.DatasetError)
 PATH_KEYS = frozenset({"npz", "files", "file", "path", "solution"})
 Severity = Literal["error", "warning"]
 
@@ -423,16 +423,7 @@ def _public_keys(name: str, stamped: tuple[tuple[Path, int, int], ...]) -> froze
             for start in range(0, len(rows), ROWS_PER_CHUNK):
                 for encoded, usable in _as_bytes(rows[start : start + ROWS_PER_CHUNK]):
                     keys.update(_key(row) for row in encoded[usable])
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        EOFError,
-        zipfile.BadZipFile,
-        pickle.UnpicklingError,
-        datasets.DatasetError,
-    ):
+    except UNREADABLE:
         return frozenset()
     return frozenset(keys)
 

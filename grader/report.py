@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import visibility
+from grader import pages, visibility
 from grader.formulas import format_shape
 from grader.result import GradeResult
 
@@ -55,17 +55,11 @@ def write_reports(
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("grader", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = pages.environment()
     env.filters["shape"] = lambda s: (
         format_shape(s) if isinstance(s, list | tuple) else ("?" if s is None else s)
     )
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v
-    env.filters["pts"] = lambda v: f"{v:g}"
     env.filters["attrs"] = _attributes
     env.filters["differing"] = lambda differences: {d.split(" ", 1)[0] for d in differences}
     env.filters["confusion_picture"] = lambda metrics: draw_within(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from grader import pages
 from grader.result import CheckResult, GradeResult, Visibility
 
 WITHHELD: dict[Visibility, str] = {"hidden": "hidden until grading", "after_due": "shown after the due date"}
@@ -77,17 +78,9 @@ def render_fragment(result: Mapping[str, Any], *, student_view: bool = True) -> 
 
     Rendered with autoescaping: every message can quote what the student's notebook holds.
     """
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
     from grader.report import STATUS_MARK
 
-    env = Environment(
-        loader=PackageLoader("grader", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pts"] = lambda v: f"{v:g}"
+    env = pages.environment()
     shown = for_student(result) if student_view else dict(result)
     notice = self_check_notice(bool(result.get("self_check")), bool(result["run"]["sandboxed"]))
     return env.get_template("fragment.html.j2").render(r=shown, mark=STATUS_MARK, self_check=notice)
