@@ -548,7 +548,8 @@ def common_failures(rows: Sequence[Row], columns: Sequence[Column]) -> list[tupl
     """The mistakes most students made, grouped so that the same mistake counts once per student.
 
     A layer check's mistakes are grouped by layer and attribute ("layer 1, kernel_size"), not by
-    message, since the message quotes each student's own numbers; other checks by their message
+    message, since the message quotes each student's own numbers, and shapes and counts that only
+    follow from an earlier difference are left out; other checks by their message
     with its numbers blanked (shown as the first student's message); ungradable submissions by
     their message without the file name.
     """
@@ -572,13 +573,21 @@ def common_failures(rows: Sequence[Row], columns: Sequence[Column]) -> list[tupl
     ]
 
 
+DERIVED_ATTRIBUTES = frozenset({"output_shape", "params"})
+
+
 def _mistakes(check: dict[str, Any]) -> list[tuple[str, str]]:
-    """What went wrong in one failed check: (words the same for every student who made that mistake, as shown)."""
+    """What went wrong in one failed check: (words the same for every student who made that mistake, as shown).
+
+    A layer's output shape and parameter count follow from the layers before it, so after the first
+    differing row they differ for that reason alone (valid padding on layer 1 changes every shape
+    after it); only the first differing row's shape and count are a mistake of their own.
+    """
     rows = [row for row in check.get("layer_rows") or [] if row["status"] != "match"]
     if not rows:
         return [(NUMBERS.sub("N", check["message"]), check["message"])]
     mistakes: list[str] = []
-    for row in rows:
+    for index, row in enumerate(rows):
         where = f"layer {row['position']}"
         if row["status"] == "missing":
             mistakes.append(f"{where}: missing {row['expected']['type']}")
@@ -586,7 +595,12 @@ def _mistakes(check: dict[str, Any]) -> list[tuple[str, str]]:
             kind = "operation" if row["actual"].get("kind") == "op" else "layer"
             mistakes.append(f"{where}: extra {row['actual']['type']} {kind}")
         else:
-            mistakes += [f"{where}, {difference.split(' ', 1)[0]}" for difference in row["differences"]]
+            attributes = [difference.split(" ", 1)[0] for difference in row["differences"]]
+            mistakes += [
+                f"{where}, {attribute}"
+                for attribute in attributes
+                if index == 0 or attribute not in DERIVED_ATTRIBUTES
+            ]
     return [(mistake, mistake) for mistake in mistakes]
 
 

@@ -26,6 +26,15 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.tokens import (
+    BlockEndToken,
+    BlockMappingStartToken,
+    BlockSequenceStartToken,
+    FlowMappingEndToken,
+    FlowMappingStartToken,
+    FlowSequenceEndToken,
+    FlowSequenceStartToken,
+)
 
 from grader.course import Asset, CourseDataset, CourseSet
 from grader.datasets import DataSource, Preprocess
@@ -426,10 +435,36 @@ def parse_rubric(text: str, *, source: str = "<rubric>") -> Rubric:
         raise RubricError(_format_validation_error(exc, data, source)) from None
 
 
+MAX_NESTING = 100
+
+_OPENING = (FlowSequenceStartToken, FlowMappingStartToken, BlockSequenceStartToken, BlockMappingStartToken)
+_CLOSING = (FlowSequenceEndToken, FlowMappingEndToken, BlockEndToken)
+
+
+def _refuse_deep_nesting(text: str, source: str) -> None:
+    """Rubrics nest a handful of levels, but ruamel's parser recurses once per level and takes
+    seconds to reach Python's recursion limit; the scanner is linear, so it looks first."""
+    depth = 0
+    for token in YAML(typ="rt").scan(text):
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = token.start_mark
+                raise RubricError(
+                    f"{source}:{mark.line + 1}:{mark.column + 1}: not valid YAML: "
+                    f"nested more than {MAX_NESTING} levels deep",
+                    hint="a rubric needs a few levels: check for unclosed brackets",
+                )
+        elif isinstance(token, _CLOSING):
+            depth -= 1
+
+
 def _parse_yaml(text: str, source: str) -> Any:
-    yaml = YAML(typ="rt")
     try:
-        return yaml.load(text)
+        _refuse_deep_nesting(text, source)
+        return YAML(typ="rt").load(text)
+    except RubricError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

@@ -266,7 +266,7 @@ JSON = st.recursive(
 FACT_KEYS = st.sampled_from(["models", "variables", "missing_variables", "device", "errors", "compat", "x"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     facts=st.dictionaries(FACT_KEYS, JSON, max_size=6)
     | st.builds(

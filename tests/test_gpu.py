@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from grader import batch_view, prelude
+from grader import prelude
+from grader.cli import batch_view
 from grader.kernel import gpu, records
 from grader.rubric import load_rubric
 from grader.submission import load_submission

@@ -92,6 +92,39 @@ def test_common_mistakes_are_grouped_by_layer_and_attribute_not_by_message(tmp_p
     assert "layer 1, kernel_size" in index
 
 
+def test_shapes_and_counts_that_follow_from_an_earlier_difference_are_not_counted_as_mistakes(
+    tmp_path: Path,
+) -> None:
+    """Valid padding on layer 1 changes every later output shape and the dense layer's count: one mistake."""
+    cascade = (
+        layer_row(
+            1,
+            "mismatch",
+            ("padding 'valid', expected 'same'", "output_shape (31, 31, 16), expected (32, 32, 16)"),
+        ),
+        layer_row(2, "mismatch", ("output_shape (15, 15, 16), expected (16, 16, 16)",)),
+        layer_row(4, "mismatch", ("params 57,610, expected 40,970", "units 12, expected 10")),
+    )
+    results = {
+        name: result(f"{name}.ipynb", 2, "first difference at layer 1: padding", cascade)
+        for name in ("ann", "ben")
+    }
+    results["cy"] = result(
+        "cy.ipynb",
+        4,
+        "first difference at layer 1",
+        (layer_row(1, "mismatch", ("output_shape (64,), expected (8, 8, 1)",)),),
+    )
+    write_class(tmp_path, results)
+    rows = gradebook.load_rows(tmp_path, [BatchEntry(stem, f"{stem}.ipynb") for stem in results])
+    common = gradebook.common_failures(rows, gradebook.check_columns(rows))
+    assert sorted((n, mistake) for n, _, mistake in common) == [
+        (2, "layer 1, padding"),
+        (2, "layer 4, units"),
+        (3, "layer 1, output_shape"),
+    ], "the first differing row's shape counts; later shapes and counts follow from it"
+
+
 def test_the_gradebook_has_a_row_per_student_and_spreadsheet_formulas_stay_text(tmp_path: Path) -> None:
     failure = Failure(
         stem="=cmd",

@@ -141,5 +141,17 @@ def test_nasty_documents(text: str) -> None:
     parses_or_explains(text)
 
 
+def test_deep_nesting_is_refused_at_the_level_that_goes_too_deep() -> None:
+    """Before: ruamel recursed until Python's limit and the message was 'maximum recursion depth exceeded'."""
+    with pytest.raises(RubricError) as refused:
+        parse_rubric("exercise: x\nchecks: " + "[" * 5000 + "]" * 5000, source="deep.yaml")
+    assert refused.value.message == "deep.yaml:2:108: not valid YAML: nested more than 100 levels deep"
+    assert "unclosed brackets" in (refused.value.hint or "")
+    nested = "a: " + "[" * 50 + "]" * 50 + "\n"
+    with pytest.raises(RubricError) as validated:
+        parse_rubric(nested, source="fine.yaml")
+    assert "not valid YAML" not in validated.value.message, "50 levels is YAML, only not a rubric"
+
+
 def test_the_unchanged_rubric_parses() -> None:
     assert parse_rubric(dump(VALID)).exercise == "conv-dims"
