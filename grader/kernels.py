@@ -334,6 +334,7 @@ async def wait_until_ready(kernel: StartedKernel, timeout: float) -> None:
 
 async def shut_down(kernel: StartedKernel) -> None:
     """Stop the kernel and everything it started (its memory cgroup too), keeping its folder to be read."""
+    await _heartbeat_connected(kernel.client)
     with contextlib.suppress(Exception):
         kernel.client.stop_channels()
     with contextlib.suppress(Exception):
@@ -342,6 +343,21 @@ async def shut_down(kernel: StartedKernel) -> None:
         await kernel.manager.cleanup_resources()
     if kernel.cgroup is not None:
         kernel.cgroup.remove()
+
+
+async def _heartbeat_connected(client: AsyncKernelClient, timeout: float = 1.0) -> None:
+    """jupyter_client's heartbeat thread opens its socket some milliseconds after it starts; channels
+    stopped before that (a spare not taken, a batch interrupted during a launch) destroy the zmq
+    context under it, and the thread dies printing `ZMQError: Too many open files`."""
+    heartbeat = getattr(client, "_hb_channel", None)
+    deadline = time.monotonic() + timeout
+    while (
+        heartbeat is not None
+        and heartbeat.is_alive()
+        and heartbeat.socket is None
+        and time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.005)
 
 
 def remove(kernel: StartedKernel) -> None:
