@@ -549,9 +549,9 @@ def common_failures(rows: Sequence[Row], columns: Sequence[Column]) -> list[tupl
 
     A layer check's mistakes are grouped by layer and attribute ("layer 1, kernel_size"), not by
     message, since the message quotes each student's own numbers, and shapes and counts that only
-    follow from an earlier difference are left out; other checks by their message
-    with its numbers blanked (shown as the first student's message); ungradable submissions by
-    their message without the file name.
+    follow from an earlier difference are left out; other checks by their message with its numbers
+    blanked (shown as the first student's message); ungradable submissions by their message
+    without the file name.
     """
     counts: Counter[tuple[str, str]] = Counter()
     shown: dict[tuple[str, str], str] = {}
