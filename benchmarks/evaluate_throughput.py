@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import datasets, evaluate, inspect
+from grader.grading import datasets, evaluate
+from grader.inside.inspector import measure
 
 
 def lesson_cnn() -> object:
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    keras = inspect.keras_module()
+    keras = measure.keras_module()
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8)
@@ -65,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.keras"
         lesson_cnn().save(path)  # type: ignore[attr-defined]
-        model = inspect.load_model(path)
+        model = measure.load_model(path)
 
     import tensorflow as tf
 

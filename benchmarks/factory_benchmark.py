@@ -1,4 +1,4 @@
-"""Kernels forked from the warm template (grader.factory) against kernels launched today's way.
+"""Kernels forked from the warm template (grader.sandbox.factory) against kernels launched today's way.
 
 For each round, alternately (so that load from elsewhere falls on both alike), one kernel of
 each kind with the same recipe (sandboxed, own uid, Keras imported at start):
@@ -14,7 +14,7 @@ each kind with the same recipe (sandboxed, own uid, Keras imported at start):
 
     .venv/bin/python benchmarks/factory_benchmark.py [--rounds 5] [--alive 4]
 
-Needs root, bubblewrap and a writable memory cgroup (what `grader.factory.factory_problem` checks).
+Needs root, bubblewrap and a writable memory cgroup (what `grader.sandbox.factory.factory_problem` checks).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from queue import Empty
 
 import psutil
 
-from grader import factory, kernels, limits
+from grader.rubric import limits
+from grader.sandbox import factory, kernels
 
 RECIPE = kernels.KernelRecipe(sandboxed=True, own_uid=True, limits=limits.Limits(), import_keras=True)
 CELL = """

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from grader import datasets, inspector, sandbox
-from grader.artifacts import ModelFile
-from grader.inspector import measure
+from grader.grading import datasets, inspector
+from grader.grading.artifacts import ModelFile
+from grader.inside.inspector import measure
+from grader.sandbox import bwrap
 
 
 def models(keras: Any) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     keras = measure.keras_module()
-    sandboxed = sandbox.bwrap_problem() is None
+    sandboxed = bwrap.bwrap_problem() is None
     inputs = datasets.Dataset(
         x=np.random.default_rng(1).random((1000, 32, 32, 3)).astype(np.float32),
         y=np.arange(1000) % 10,

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import limits, sandbox
-from grader.limits import Limits
-from grader.run import SandboxMode, run_submission
-from grader.sandbox import bwrap_problem
-from grader.submission import load_submission
+from grader.grading.run import SandboxMode, run_submission
+from grader.grading.submission import load_submission
+from grader.rubric.limits import Limits
+from grader.sandbox import bwrap, enforce
+from grader.sandbox.bwrap import bwrap_problem
 
 LIMITS = Limits(timeout=120, cell_timeout=60, memory_mb=2048, output_kb=64)
 
@@ -40,12 +40,12 @@ def bare_bwrap(runs: int) -> float:
     """Median seconds bwrap itself takes to set up the kernel's sandbox and run /bin/true in it."""
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as folder:
         work, artifacts, ipc = Path(folder) / "work", Path(folder) / "artifacts", Path(folder) / "ipc"
-        layout = sandbox.SandboxLayout(
-            workdir=work, writable=(artifacts, ipc), uid=limits.kernel_uid(), tmp_mb=512
+        layout = bwrap.SandboxLayout(
+            workdir=work, writable=(artifacts, ipc), uid=enforce.kernel_uid(), tmp_mb=512
         )
         for path in (work, artifacts, ipc):
             path.mkdir()
-        argv = sandbox.bwrap_command(layout, ["/bin/true"])
+        argv = bwrap.bwrap_command(layout, ["/bin/true"])
         times = []
         for _ in range(runs):
             started = time.perf_counter()

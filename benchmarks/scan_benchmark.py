@@ -1,7 +1,7 @@
-"""How long the static Keras 2 scan (`grader.migration.scan`) takes against the size of the source.
+"""How long the static Keras 2 scan (`grader.grading.migration.scan`) takes against the size of the source.
 
 The scan runs grader-side before any time limit, on every submission up to the submission cap
-(`grader.submission.MAX_SUBMISSION_BYTES`, 20 MiB), so its time must grow linearly with the
+(`grader.grading.submission.MAX_SUBMISSION_BYTES`, 20 MiB), so its time must grow linearly with the
 source. The source is realistic: the Keras 2 notebooks in `submissions/legacy/` (the cells that
 parse) repeated to each size, as one cell. `--old CHECKOUT` also times the scan of an older
 checkout of the grader on the sizes up to `--old-max-bytes` (the old scan was quadratic). Prints
@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
-from grader import migration
+from grader.grading import migration
+from grader.grading.submission import MAX_SUBMISSION_BYTES, Cell, load_submission
 from grader.result import MigrationHint
-from grader.submission import MAX_SUBMISSION_BYTES, Cell, load_submission
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (20_000, 200_000, 2_000_000, MAX_SUBMISSION_BYTES)
@@ -55,10 +55,10 @@ def _parses(source: str) -> bool:
 
 
 def old_scan(checkout: Path) -> Scan:
-    """The `scan` of another checkout's grader/migration.py, loaded beside this one."""
+    """The `scan` of another checkout's grader/grading/migration.py, loaded beside this one."""
     spec = importlib.util.spec_from_file_location("old_migration", checkout / "grader" / "migration.py")
     if spec is None or spec.loader is None:
-        raise SystemExit(f"{checkout}: no grader/migration.py to compare with")
+        raise SystemExit(f"{checkout}: no grader/grading/migration.py to compare with")
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules["old_migration"] = module
     spec.loader.exec_module(module)

@@ -1,7 +1,8 @@
 """grader: autograding for Keras deep-learning exercises.
 
-The pipeline, one module per stage: `rubric` -> `submission` -> `run` (with `sandbox` and
-`probe`) -> `inspect` -> `check` -> `report`, orchestrated by `grade` and driven by `cli`.
+Folders by wing (ARCHITECTURE.md has the tree): `rubric` (the instructor's vocabulary), `grading`
+(one submission, its stages in order), `sandbox` and `inside` (the wall and what runs behind it),
+`render`, `authoring`, `outputs` and `batch` (a class), and `cli` on top.
 
 `%load_ext grader` in a notebook registers `%grade`, a self-check of the running kernel
 (`grader.magic`); it is imported only then, so `import grader` stays cheap.

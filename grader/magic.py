@@ -8,12 +8,12 @@
 ```
 
 The live kernel's models are saved exactly as the grader's probe saves them after a student's
-cells (`grader.kernel.probe`, called here in-process: in the student's own Jupyter the grader is
+cells (`grader.inside.kernel.probe`, called here in-process: in the student's own Jupyter the grader is
 importable), the saved files are accepted as the grader accepts a kernel's leftovers
-(`grader.artifacts`), and they are measured and evaluated in a separate process, the inspector
-(`grader.inspector`), under bubblewrap where it is installed. The checks are the rubric's, scored
-by the same code as a grade (`grader.grade.score`); the display is the student view
-(`grader.visibility`): hidden checks say only "hidden until grading". The result is marked a
+(`grader.grading.artifacts`), and they are measured and evaluated in a separate process, the inspector
+(`grader.grading.inspector`), under bubblewrap where it is installed. The checks are the rubric's, scored
+by the same code as a grade (`grader.grading.grade.score`); the display is the student view
+(`grader.render.visibility`): hidden checks say only "hidden until grading". The result is marked a
 self-check, not a grade: the student's own kernel is not sandboxed, and the rubric is the one the
 student has.
 """
@@ -33,7 +33,7 @@ from grader.errors import GradingError
 
 if TYPE_CHECKING:
     from grader.result import GradeResult
-    from grader.rubric import LoadedRubric
+    from grader.rubric.model import LoadedRubric
 
 RUBRIC_FOLDERS = ("student", "rubrics", ".")
 NOTE = "self-check in the running kernel: the models and variables as they are now, without re-running the notebook"
@@ -50,7 +50,7 @@ def grade_magic(line: str) -> None:
     from IPython.core.error import UsageError
     from IPython.display import display
 
-    from grader.visibility import render_fragment
+    from grader.render.visibility import render_fragment
 
     arguments = parse_line(line)
     shell = get_ipython()
@@ -99,8 +99,8 @@ def notebook_path(user_ns: dict[str, Any]) -> Path | None:
 def resolve(arguments: dict[str, str | None], notebook: Path | None) -> LoadedRubric:
     """The rubric: `--rubric`, else the exercise (given, or the notebook's metadata) in the rubric folders."""
     from grader.errors import RubricError
-    from grader.rubric import load_rubric
-    from grader.submission import load_submission
+    from grader.grading.submission import load_submission
+    from grader.rubric.model import load_rubric
 
     if arguments["rubric"]:
         return load_rubric(Path(arguments["rubric"]).expanduser())
@@ -130,10 +130,11 @@ def resolve(arguments: dict[str, str | None], notebook: Path | None) -> LoadedRu
 
 def self_check(loaded: LoadedRubric, submission: str) -> GradeResult:
     """Save this kernel's models as the probe does, and score them in the inspector: a `GradeResult`."""
-    from grader import artifacts, grade, sandbox
-    from grader.kernel import probe
-    from grader.probe import manifest_from_output
+    from grader.grading import artifacts, grade
+    from grader.grading.probe import manifest_from_output
+    from grader.inside.kernel import probe
     from grader.result import KernelSetup, RunFacts
+    from grader.sandbox import bwrap
 
     rubric = loaded.rubric
     began = time.monotonic()
@@ -166,7 +167,7 @@ def self_check(loaded: LoadedRubric, submission: str) -> GradeResult:
             notes=accepted.refusals,
             kernel_setup=KernelSetup(seed=rubric.seed),
         )
-        result = grade.score(execution, loaded, kept, sandboxed_inspector=sandbox.bwrap_problem() is None)
+        result = grade.score(execution, loaded, kept, sandboxed_inspector=bwrap.bwrap_problem() is None)
     duration = round(time.monotonic() - began, 3)
     return result.model_copy(
         update={"self_check": True, "run": result.run.model_copy(update={"duration_s": duration})}
@@ -177,7 +178,7 @@ def text_summary(result: GradeResult) -> str:
     """The terminal summary in student view, for frontends that show no HTML."""
     from rich.console import Console
 
-    from grader.report import print_summary
+    from grader.render.report import print_summary
 
     buffer = io.StringIO()
     print_summary(

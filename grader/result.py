@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.errors import GradingError, RubricError, SandboxUnavailable, SubmissionError
+from grader.inside.inspector.facts import ModelFacts
 
 
 class Frozen(BaseModel):
@@ -21,7 +22,7 @@ class Frozen(BaseModel):
 CellStatus = Literal["ok", "error", "timeout", "skipped", "died", "memory"]
 CheckStatus = Literal["pass", "fail", "error", "skipped"]
 Visibility = Literal["visible", "hidden", "after_due"]
-"""What a student sees of a check before grading (the rubric's `visibility`; see grader.visibility)."""
+"""What a student sees of a check before grading (the rubric's `visibility`; see grader.render.visibility)."""
 
 
 class CellOutcome(Frozen):
@@ -76,44 +77,6 @@ class RunFacts(Frozen):
     notes: tuple[str, ...] = ()
     enforcement: tuple[str, ...] = Field(default=(), description="How the limits were enforced on this host.")
     stages: StageTimes = StageTimes()
-
-
-NodeKind = Literal["layer", "op", "model"]
-
-
-class LayerFacts(Frozen):
-    """One node of a saved model's computation graph, as the grader measured it.
-
-    Most nodes are layers. A raw operation (a `keras.ops` call in a functional model) is a node of
-    kind "op" and a nested model one of kind "model": neither is in `model.layers`, but both are
-    part of what the model computes, so both are rows of the layer table.
-    """
-
-    name: str
-    type: str
-    config: dict[str, Any]
-    output_shape: tuple[int | None, ...] | None
-    params: int
-    kind: NodeKind = "layer"
-    constants: int = Field(
-        default=0, description="Values of constant arrays the node computes with (not weights)."
-    )
-
-
-class ModelFacts(Frozen):
-    """A student's model as measured by the grader from the saved `.keras` file."""
-
-    variable: str
-    class_name: str
-    layers: tuple[LayerFacts, ...]
-    total_params: int
-    input_shape: tuple[int | None, ...] | None
-    output_shape: tuple[int | None, ...] | None
-    constants: int = Field(default=0, description="Constant values in the graph outside the weights.")
-    weights_sha256: str | None = Field(default=None, description="Hash of every weight, in graph order.")
-    weights_sketch: tuple[float, ...] = Field(
-        default=(), description="A fixed random projection of the weights, to find near-identical models."
-    )
 
 
 class LayerRow(Frozen):

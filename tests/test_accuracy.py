@@ -21,14 +21,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader import datasets, evaluate, inspector, plots, sandbox
-from grader.artifacts import ModelFile
-from grader.check import check_accuracy
 from grader.errors import RubricError
-from grader.evaluate import EvaluationError
-from grader.inspector.measure import keras_module
+from grader.grading import datasets, evaluate, inspector
+from grader.grading.artifacts import ModelFile
+from grader.grading.check import check_accuracy
+from grader.grading.evaluate import EvaluationError
+from grader.inside.inspector.measure import keras_module
+from grader.render import plots
 from grader.result import ClassScore, Metrics
-from grader.rubric import CheckSpec, parse_rubric
+from grader.rubric.model import CheckSpec, parse_rubric
+from grader.sandbox import bwrap
 from tests.conftest import REPO, Graded, run_grade, write_notebook
 
 DIGITS = datasets.DataSource(sklearn="digits")
@@ -210,7 +212,7 @@ def test_the_bundled_digits_and_the_data_file_are_hidden_from_the_kernel(tmp_pat
 @pytest.fixture(scope="module")
 def models_inspector() -> Iterator[inspector.Inspector]:
     """One real inspector process for the module, as a batch worker keeps one."""
-    settings = inspector.InspectorSettings(sandboxed=sandbox.bwrap_problem() is None)
+    settings = inspector.InspectorSettings(sandboxed=bwrap.bwrap_problem() is None)
     inspecting = inspector.Inspector(settings)
     yield inspecting
     inspecting.close()
@@ -348,7 +350,7 @@ def test_the_inspector_is_stopped_at_its_time_limit_and_starts_again(
     images = datasets.Dataset(
         x=np.zeros((2000, 128, 128, 3), dtype=np.float32), y=np.arange(2000) % 10, source="zeros"
     )
-    settings = inspector.InspectorSettings(sandboxed=sandbox.bwrap_problem() is None, timeout_s=0.5)
+    settings = inspector.InspectorSettings(sandboxed=bwrap.bwrap_problem() is None, timeout_s=0.5)
     slow = inspector.Inspector(settings)
     try:
         slow.start()

@@ -76,7 +76,7 @@ from typing import Any
 
 import pytest
 
-from grader.sandbox import bwrap_problem
+from grader.sandbox.bwrap import bwrap_problem
 from tests.conftest import GRADE, REPO
 
 HOSTILE = REPO / "submissions" / "hostile"

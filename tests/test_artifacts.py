@@ -1,4 +1,4 @@
-"""What the kernel leaves behind is hostile input: `grader.artifacts.collect` on crafted folders.
+"""What the kernel leaves behind is hostile input: `grader.grading.artifacts.collect` on crafted folders.
 
 No kernel here: each test builds the artifacts folder a hostile kernel could leave (FIFOs,
 symlinks, devices, huge or duplicated entries, a manifest that lies) and checks that collecting
@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import artifacts
-from grader.probe import ProbeManifest
+from grader.grading import artifacts
+from grader.grading.probe import ProbeManifest
 
 PROBE = "probe-0123456789abcdef"
 

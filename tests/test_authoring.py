@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import authoring, migration
-from grader.course import CourseDataset
-from grader.submission import Cell
+from grader.authoring import new as authoring
+from grader.grading import migration
+from grader.grading.submission import Cell
+from grader.rubric.data import CourseDataset
 from tests.conftest import GRADE, REPO, GradeRunner, write_notebook
 
 TUTORIAL = REPO / "docs" / "authoring.md"

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from ruamel.yaml import YAML
 
-from grader.formulas import format_shape
+from grader.rubric.formulas import format_shape
 from tests.conftest import REPO, run_grade, write_notebook
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from grader.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
-from grader.probe import ProbeFacts
-from grader.result import LayerFacts, ModelFacts
-from grader.rubric import Rubric, parse_rubric
+from grader.grading.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
+from grader.grading.probe import ProbeFacts
+from grader.inside.inspector.facts import LayerFacts, ModelFacts
+from grader.rubric.model import Rubric, parse_rubric
 
 CIFAR_HEAD = """\
 exercise: demo

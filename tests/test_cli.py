@@ -122,7 +122,7 @@ def test_batch_help_documents_every_exit_code_and_the_default_workers(grade: Gra
 def test_debug_logs_and_keeps_the_kernels_folder(grade: GradeRunner) -> None:
     graded = grade("submissions/pool-dims-script.py", "--debug")
     assert graded.returncode == ExitCode.GRADED, graded.stderr
-    assert "grader.kernels DEBUG launching a kernel" in graded.stderr
+    assert "grader.sandbox.kernels DEBUG launching a kernel" in graded.stderr
     kept = next(n for n in graded.result["run"]["notes"] if n.startswith("the kernel's folder was kept"))
     folder = Path(kept.rsplit(": ", 1)[1])
     try:

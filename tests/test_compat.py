@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from grader.migration import scan
-from grader.submission import Cell
+from grader.grading.migration import scan
+from grader.grading.submission import Cell
 
 from .conftest import REPO, Graded, run_grade
 

@@ -1,4 +1,4 @@
-"""A course's data sets, files and pretrained weights, provided offline (`grader.course`).
+"""A course's data sets, files and pretrained weights, provided offline (`grader.grading.course`).
 
 The unit tests read the session's generated Keras cache (tests/conftest.py, `keras_cache`) through
 `course.prepare` and hold each prepared file to what `keras.datasets.X.load_data()` returns: the
@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader import course, sandbox
 from grader.errors import RubricError
-from grader.rubric import parse_rubric
+from grader.grading import course
+from grader.rubric.model import parse_rubric
+from grader.sandbox import bwrap
 
 from .conftest import CACHE_SIZES, REPO, Graded, run_grade, write_notebook
 
@@ -533,7 +534,7 @@ def graded(course_class: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     out = tmp_path_factory.mktemp("reports")
     commands = [command for command, _ in guide_commands()]
     assert commands[0] == "grade exercises/cifar10-mlp/solution.ipynb"
-    if sandbox.bwrap_problem() is not None:
+    if bwrap.bwrap_problem() is not None:
         commands = commands[:1]
     jobs = {
         f"guide-{i}": functools.partial(run_guide_command, command, out / f"guide-{i}")
@@ -724,7 +725,7 @@ def test_the_guides_rubric_snippets_validate_and_quote_the_committed_rubric() ->
 @pytest.mark.slow
 def test_the_guide_runs_as_written(graded: dict[str, Any]) -> None:
     """The guide's commands print what it shows, with the session's Keras cache and with an empty one."""
-    if sandbox.bwrap_problem() is not None:
+    if bwrap.bwrap_problem() is not None:
         pytest.skip("the missing-data example needs a kernel without network: bubblewrap")
     for (command, shown), done in zip(guide_commands(), graded["guide"], strict=True):
         assert done.returncode == 0, f"$ {command}\n{done.stdout}{done.stderr}"

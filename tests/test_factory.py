@@ -1,9 +1,9 @@
-"""The warm kernel factory (grader.factory): forked kernels work, are isolated, and behave as launched ones.
+"""The warm kernel factory (grader.sandbox.factory): forked kernels work, are isolated, and behave as launched ones.
 
 Every kernel here is real: a template that imported TensorFlow and Keras forks it into a
 bubblewrap-equivalent sandbox, jupyter_client drives it through the factory's provisioner, and
 the cells run real TensorFlow. Where a test compares, the other side is a kernel launched by
-`grader.kernels.launch` with the same recipe, folder and uid.
+`grader.sandbox.kernels.launch` with the same recipe, folder and uid.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ import psutil
 import pytest
 from nbclient import NotebookClient
 
-from grader import factory, kernels, limits, probe
-from grader.factory import Factory, FactoryError, PlanError, plan_of
+from grader.grading import probe
+from grader.rubric import limits
+from grader.sandbox import enforce, factory, kernels
+from grader.sandbox.factory import Factory, FactoryError, PlanError, plan_of
 
 from .conftest import REPO
 
@@ -79,7 +81,7 @@ def slot(number: int) -> Iterator[None]:
 async def start(folder: Path, number: int, fork: bool, recipe: kernels.KernelRecipe = RECIPE) -> Any:
     with slot(number):
         kernel = await (factory.launch(recipe, folder) if fork else kernels.launch(recipe, folder))
-    assert kernel.uid == limits.kernel_uid(number)
+    assert kernel.uid == enforce.kernel_uid(number)
     return kernel
 
 
@@ -313,7 +315,7 @@ def test_a_forked_kernel_sees_only_itself_runs_as_its_own_uid_without_capabiliti
     ], probe_kill
     zero = "0000000000000000"
     for seen, slot in ((first, 0), (second, 1)):
-        assert seen["uid"] == seen["gid"] == limits.kernel_uid(slot)
+        assert seen["uid"] == seen["gid"] == enforce.kernel_uid(slot)
         assert seen["groups"] == []
         assert seen["caps"] == dict.fromkeys(("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"), zero)
         assert seen["no_new_privs"] == "1"
@@ -488,7 +490,7 @@ def test_a_crash_or_a_fork_bomb_hurts_neither_the_template_nor_the_next_kernel(
         "    children += 1\n"
         "print('children', children)\n"
     )
-    uid = limits.kernel_uid(0)
+    uid = enforce.kernel_uid(0)
     assert uid is not None
     threads = len(os.listdir(f"/proc/{template.pid}/task"))
 
@@ -593,7 +595,7 @@ def test_interrupt_and_shutdown_work_as_for_a_launched_kernel(tmp_path: Path) ->
 
 def test_kernels_die_with_their_template_and_the_template_with_its_grader(tmp_path: Path) -> None:
     script = (
-        "import json, sys, time\nfrom grader.factory import Factory\n"
+        "import json, sys, time\nfrom grader.sandbox.factory import Factory\n"
         "f = Factory.start(preload=False)\nf.wait_ready()\nprint(f.pid, flush=True)\ntime.sleep(600)\n"
     )
     grader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
@@ -613,17 +615,17 @@ def test_kernels_die_with_their_template_and_the_template_with_its_grader(tmp_pa
         for folder in Path(tempfile.gettempdir()).glob(f"{factory.FACTORY_PREFIX}{grader.pid}-*"):
             shutil.rmtree(folder, ignore_errors=True)  # its grader was killed before it could
 
-    from grader import sandbox
+    from grader.sandbox import bwrap
 
     spare = Factory.start(preload=False)
-    uid = limits.uid_of(os.getpid(), factory.TRIAL_SLOT)
+    uid = enforce.uid_of(os.getpid(), factory.TRIAL_SLOT)
     work = tmp_path / "work"
     work.mkdir()
-    limits.hand_over((work,), uid)
-    layout = sandbox.SandboxLayout(workdir=work, uid=uid, tmp_mb=8)
+    enforce.hand_over((work,), uid)
+    layout = bwrap.SandboxLayout(workdir=work, uid=uid, tmp_mb=8)
     argv = [
-        *limits.clean_env_argv(kernels.kernel_env(work)),
-        *sandbox.bwrap_command(layout, [sys.executable, "-m", "ipykernel_launcher", "-f", "x"]),
+        *enforce.clean_env_argv(kernels.kernel_env(work)),
+        *bwrap.bwrap_command(layout, [sys.executable, "-m", "ipykernel_launcher", "-f", "x"]),
     ]
     try:
         forked_probe = spare.fork_probe({"plan": {**plan_of(argv), "probe": True}}, timeout=30)
@@ -649,7 +651,7 @@ def test_a_kernel_whose_environment_differs_from_the_templates_is_launched_inste
         run(factory.launch(RECIPE, tmp_path / "k"))
     assert not any(
         alive(p.pid)
-        for p in uid_processes(limits.kernel_uid(0) or 0) + uid_processes(limits.kernel_uid(1) or 0)
+        for p in uid_processes(enforce.kernel_uid(0) or 0) + uid_processes(enforce.kernel_uid(1) or 0)
     )
 
 
@@ -668,7 +670,7 @@ def test_without_real_root_the_factory_refuses(unshare: list[str], reason: str) 
             *unshare,
             sys.executable,
             "-c",
-            "from grader.factory import factory_problem; print(factory_problem())",
+            "from grader.sandbox.factory import factory_problem; print(factory_problem())",
         ],
         capture_output=True,
         text=True,
@@ -681,12 +683,12 @@ def test_without_real_root_the_factory_refuses(unshare: list[str], reason: str) 
 
 
 def test_a_command_line_the_factory_cannot_reproduce_is_refused_not_approximated(tmp_path: Path) -> None:
-    from grader import sandbox
+    from grader.sandbox import bwrap
 
     work = tmp_path / "work"
-    layout = sandbox.SandboxLayout(workdir=work, uid=limits.kernel_uid(0), tmp_mb=8)
+    layout = bwrap.SandboxLayout(workdir=work, uid=enforce.kernel_uid(0), tmp_mb=8)
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    good = [*limits.clean_env_argv(kernels.kernel_env(work)), *sandbox.bwrap_command(layout, kernel_argv)]
+    good = [*enforce.clean_env_argv(kernels.kernel_env(work)), *bwrap.bwrap_command(layout, kernel_argv)]
     assert factory.forkable(good) is None
     bwrap = good.index(next(w for w in good if w.endswith("bwrap")))
     variants = {
@@ -793,7 +795,7 @@ print(hidden, big, subprocess.run(['id', '-u'], capture_output=True, text=True).
 
 
 def run_notebook(kernel: Any, hidden: Path) -> tuple[list[str], dict[str, Any]]:
-    """Run NOTEBOOK, then the grader's probe, as `grader.run` does (nbclient on the kernel's manager and client)."""
+    """Run NOTEBOOK, then the grader's probe, as `grader.grading.run` does (nbclient on the kernel's manager and client)."""
     sources = [
         s.replace("HIDDEN", repr(str(hidden))).replace("DISK", str(DISK_MB * limits.MIB)) for s in NOTEBOOK
     ]
@@ -850,4 +852,4 @@ def test_the_same_notebook_gives_the_same_output_forked_or_launched(tmp_path: Pa
         )
         assert a == b, f"cell {index + 1} differs:\n{diff}"
     assert launched_facts == forked_facts
-    assert launched_out[3].split() == ["PermissionError", "27", str(limits.kernel_uid(0))]
+    assert launched_out[3].split() == ["PermissionError", "27", str(enforce.kernel_uid(0))]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader import formulas
-from grader.inspector.measure import keras_module
+from grader.inside.inspector.measure import keras_module
+from grader.rubric import formulas
 
 pytestmark = pytest.mark.slow
 

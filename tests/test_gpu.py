@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from grader import prelude
 from grader.cli import batch_view
-from grader.kernel import gpu, records
-from grader.rubric import load_rubric
-from grader.submission import load_submission
+from grader.grading import prelude
+from grader.grading.submission import load_submission
+from grader.inside.kernel import gpu, records
+from grader.rubric.model import load_rubric
 from tests.conftest import REPO, run_grade, write_notebook
 
 GPU_TOTALS_MB = {"0": 16_384, "1": 8_192}

@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from grader import gradebook
-from grader.gradebook import BatchEntry
+from grader.outputs import gradebook
+from grader.outputs.gradebook import BatchEntry
 from grader.result import CheckResult, Failure, GradeResult, LayerRow, RunFacts
 
 RUN = RunFacts(duration_s=1.5, device="CPU", sandboxed=True, failing_cells=(), cells=())

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradescope
 from grader.errors import RubricError, SubmissionError
-from grader.rubric import load_rubric, parse_rubric
+from grader.outputs import gradescope
+from grader.rubric.model import load_rubric, parse_rubric
 from tests.conftest import REPO, run_grade, write_notebook
 
 SECRET = "987654"
@@ -75,11 +75,11 @@ def test_the_wheel_installs_offline_with_the_grade_command_and_its_templates(tmp
         check=True,
         capture_output=True,
     )
-    assert (target / "grader" / "templates" / "report.html.j2").is_file()
-    assert (target / "grader" / "kernel" / "probe.py").is_file()
+    assert (target / "grader" / "render" / "templates" / "report.html.j2").is_file()
+    assert (target / "grader" / "inside" / "kernel" / "probe.py").is_file()
     assert "grader.cli" in (target / "bin" / "grade").read_text()
     record = next(target.glob("grader-*.dist-info")) / "RECORD"
-    assert "grader/visibility.py,sha256=" in record.read_text()
+    assert "grader/render/visibility.py,sha256=" in record.read_text()
 
 
 def test_rubric_data_from_the_keras_cache_travels_in_the_zip(tmp_path: Path, keras_cache: Path) -> None:

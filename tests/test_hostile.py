@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
-from grader import limits
-from grader.sandbox import bwrap_problem
+from grader.sandbox import enforce
+from grader.sandbox.bwrap import bwrap_problem
 
 from .conftest import GRADE, REPO, Graded
 
@@ -98,7 +98,7 @@ def hostile(tmp_path: Path) -> Iterator[Any]:
 
 def leftover_kernel_processes(run: HostileRun) -> list[psutil.Process]:
     """Processes still running as the kernel's uid (the grader runs it under its own when root)."""
-    uid = limits.uid_of(run.grader_pid, 0)
+    uid = enforce.uid_of(run.grader_pid, 0)
     return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
 
 
@@ -280,7 +280,7 @@ def test_kernel_runs_unprivileged_under_the_limits(hostile: Any) -> None:
     run = hostile("privileges.py", "--processes", "100", "--disk-mb", "30")
     output = run.cell(2)["output"]
     if os.geteuid() == 0:
-        uid = limits.uid_of(run.grader_pid, 0)  # the first kernel a grader process launches
+        uid = enforce.uid_of(run.grader_pid, 0)  # the first kernel a grader process launches
         assert f"UID {uid} {uid}" in output
     assert "CapEff:\t0000000000000000" in output or "CapEff: 0000000000000000" in output
     assert f"NPROC 100 FSIZE {30 * 1024 * 1024}" in output

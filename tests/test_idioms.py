@@ -1,4 +1,4 @@
-"""One table of Keras 2 idioms (`grader/kernel/idioms.py`), and every idiom in it served three ways.
+"""One table of Keras 2 idioms (`grader/inside/kernel/idioms.py`), and every idiom in it served three ways.
 
 For each idiom's example line: the compatibility layer translates it (runs, records a use) or
 refuses it (a `LegacyKerasError`, recorded); the static scan gives a hint under the same name;
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from grader import migration
-from grader.kernel import idioms
+from grader.grading import migration
+from grader.grading.submission import Cell
+from grader.inside.kernel import idioms
 from grader.result import CellOutcome
-from grader.submission import Cell
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ RUNNER = textwrap.dedent(
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     os.chdir(sys.argv[2])
     import keras
-    from grader.kernel import budget, idioms, keras2, records
+    from grader.inside.kernel import budget, idioms, keras2, records
     if sys.argv[1] == "layer":
         keras2.install(keras)
         budget.install(keras, {"compat": "keras2"})

@@ -1,4 +1,4 @@
-"""The kernel side (`grader/kernel/`): its import contract, the one way it is shipped, and its pieces in-process.
+"""The kernel side (`grader/inside/kernel/`): its import contract, the one way it is shipped, and its pieces in-process.
 
 The modules run inside the student's kernel, where the grader's package is not mounted: they may
 import only the standard library at module level (and each other, relatively), never the grader
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader import kernel, prelude, probe
-from grader.kernel import budget, keras2, records
-from grader.kernel import probe as kernel_probe
+from grader.grading import prelude, probe
+from grader.inside import kernel
+from grader.inside.kernel import budget, keras2, records
+from grader.inside.kernel import probe as kernel_probe
 
 KERNEL = Path(kernel.__file__).parent
 STANDARD_LIBRARY = set(sys.stdlib_module_names)
@@ -168,7 +169,7 @@ def test_the_training_budget_caps_epochs_and_steps() -> None:
 @pytest.mark.slow
 def test_the_probe_saves_models_with_a_manifest_the_grader_can_check(tmp_path: Path) -> None:
     """In-process, with the real Keras: each model saved once, with its size and SHA-256."""
-    from grader.inspector.measure import keras_module
+    from grader.inside.inspector.measure import keras_module
 
     keras = keras_module()
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])

@@ -1,4 +1,4 @@
-"""Kernel lifetimes (grader.kernels) that no grade goes through end to end."""
+"""Kernel lifetimes (grader.sandbox.kernels) that no grade goes through end to end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import kernels, limits
+from grader.rubric import limits
+from grader.sandbox import kernels
 
 pytestmark = pytest.mark.slow
 

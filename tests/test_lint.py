@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from grader import lint
+from grader.authoring import lint
 from tests.conftest import REPO, run_grade
 
 SHIPPED_HELD_OUT = REPO / "rubrics" / "data" / "digits-test.npz"

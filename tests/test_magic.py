@@ -19,10 +19,10 @@ import pytest
 from IPython.core.error import UsageError
 from nbclient import NotebookClient
 
+from grader.authoring.publish import publish, write_published
 from grader.errors import RubricError
 from grader.magic import parse_line, resolve
-from grader.publish import publish, write_published
-from grader.rubric import load_rubric
+from grader.rubric.model import load_rubric
 
 SECRET = "987654"
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.discovery import _unique_stems, discover
+from grader.batch.discovery import _unique_stems, discover
 from tests.conftest import run_grade
 
 BASE = Path("/class")

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from grader import plots
-from grader.report import draw_within, render_html
+from grader.render import plots
+from grader.render.report import draw_within, render_html
 from grader.result import CheckResult, ClassScore, GradeResult, Metrics, RunFacts
 from tests.conftest import GradeRunner, write_notebook
 

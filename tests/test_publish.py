@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.authoring.publish import publish, write_published
 from grader.errors import RubricError
-from grader.publish import publish, write_published
-from grader.rubric import load_rubric
+from grader.rubric.model import load_rubric
 from tests.conftest import REPO, GradeRunner, run_grade
 
 SECRET = 987654

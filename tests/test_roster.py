@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from grader.errors import RubricError
-from grader.gradebook import BatchEntry, write_class_outputs
-from grader.late import LatePolicy, Penalty, assess, days_late, parse_due, parse_penalty
+from grader.outputs.gradebook import BatchEntry, write_class_outputs
+from grader.outputs.roster import Roster, RosterError, match_roster, read_roster
 from grader.result import Failure, GradeResult
-from grader.roster import Roster, RosterError, match_roster, read_roster
-from grader.rubric import parse_rubric
+from grader.rubric.late import LatePolicy, Penalty, assess, days_late, parse_due, parse_penalty
+from grader.rubric.model import parse_rubric
 from tests.conftest import REPO, run_grade, write_notebook
 
 ROSTER = "submission,id,name,email,section\nalice,s001,Alice Liddell,alice@uni.edu,A\nbob,s002,Bob Stone,bob@uni.edu,B\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import RubricError
-from grader.rubric import Range, find_rubrics, load_rubric, parse_rubric
+from grader.rubric.model import Range, find_rubrics, load_rubric, parse_rubric
 
 REPO = Path(__file__).resolve().parent.parent
 

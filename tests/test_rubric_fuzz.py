@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from grader.errors import RubricError
-from grader.rubric import Rubric, parse_rubric
+from grader.rubric.model import Rubric, parse_rubric
 
 from .conftest import REPO
 

@@ -211,7 +211,7 @@ def test_syntax_error_cell_is_reported_and_later_cells_still_run(grade: GradeRun
 
 def test_every_sample_grades_the_same_when_its_kernel_is_forked_from_the_factory(tmp_path: Path) -> None:
     """The warm kernel factory (`grade batch --factory`) changes how fast a kernel starts, nothing else."""
-    from grader.factory import factory_problem
+    from grader.sandbox.factory import factory_problem
 
     problem = factory_problem()
     if problem is not None:

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from grader.migration import MAGIC, scan
-from grader.submission import Cell, load_submission
+from grader.grading.migration import MAGIC, scan
+from grader.grading.submission import Cell, load_submission
 from tests.conftest import REPO
 
 SCAN_SECONDS = 3.0

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from grader import similarity
-from grader.gradebook import BatchEntry, write_class_outputs
+from grader.outputs import similarity
+from grader.outputs.gradebook import BatchEntry, write_class_outputs
+from grader.outputs.similarity import code_pairs, find_similar, normalise_code
 from grader.result import GradeResult
-from grader.similarity import code_pairs, find_similar, normalise_code
 from tests.conftest import REPO, run_grade, write_notebook
 
 STARTER = [

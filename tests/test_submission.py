@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SubmissionError
-from grader.submission import load_submission
+from grader.grading.submission import load_submission
 
 from .conftest import REPO, write_notebook
 

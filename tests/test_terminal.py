@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader.report import plain, print_summary
+from grader.render.report import plain, print_summary
 from grader.result import CellOutcome, CheckResult, GradeResult, RunFacts
 from tests.conftest import GradeRunner, run_grade
 

@@ -16,11 +16,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader.check import Evidence, run_checks
 from grader.errors import RubricError
-from grader.gradebook import Row, gradescope_results
-from grader.gradescope import feedback, md_escape
-from grader.report import print_summary, render_html
+from grader.grading.check import Evidence, run_checks
+from grader.outputs.gradebook import Row, gradescope_results
+from grader.outputs.gradescope import feedback, md_escape
+from grader.render.report import print_summary, render_html
+from grader.render.visibility import (
+    GRADESCOPE,
+    for_student,
+    render_fragment,
+    self_check_notice,
+    visible_score,
+)
 from grader.result import (
     CellOutcome,
     CheckResult,
@@ -32,8 +39,7 @@ from grader.result import (
     ModelFacts,
     RunFacts,
 )
-from grader.rubric import parse_rubric
-from grader.visibility import GRADESCOPE, for_student, render_fragment, self_check_notice, visible_score
+from grader.rubric.model import parse_rubric
 
 SECRET = "987654"
 """The hidden checks' expected value: it must reach no student-facing output."""

@@ -20,10 +20,10 @@ import psutil
 import pytest
 from sklearn.datasets import load_digits
 
-from grader.batch import BatchSettings, plan, spare_kernels_by_default
-from grader.discovery import discover
-from grader.executors import LocalExecutor, RayExecutor, SlurmExecutor, Task, TaskOutcome, TaskStarted
-from grader.grade import Overrides
+from grader.batch.discovery import discover
+from grader.batch.engine import BatchSettings, plan, spare_kernels_by_default
+from grader.batch.executors import LocalExecutor, RayExecutor, SlurmExecutor, Task, TaskOutcome, TaskStarted
+from grader.grading.grade import Overrides
 from tests.conftest import REPO, run_grade, write_notebook
 
 pytestmark = pytest.mark.slow

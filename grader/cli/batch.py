@@ -1,6 +1,6 @@
 """`grade batch`: a class at once.
 
-The command turns its options into `BatchSettings` and an executor for `grader.batch`, which never
+The command turns its options into `BatchSettings` and an executor for `grader.batch.engine`, which never
 prints: `batch_view` draws the events it reports.
 """
 
@@ -17,7 +17,7 @@ from grader.cli.shared import out_option, overrides_options, reports_errors, rub
 from grader.errors import GradingError
 
 if TYPE_CHECKING:
-    from grader.grade import Overrides
+    from grader.grading.grade import Overrides
 
 
 BATCH_EXIT_CODES = (
@@ -139,14 +139,14 @@ def grade_batch(
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
     import signal
 
-    from grader.batch import BatchSettings, run_batch, spare_kernels_by_default
+    from grader.batch.discovery import discover
+    from grader.batch.engine import BatchSettings, run_batch, spare_kernels_by_default
+    from grader.batch.executors import Executor, LocalExecutor, RayExecutor, SlurmExecutor
     from grader.cli import batch_view
-    from grader.discovery import discover
-    from grader.executors import Executor, LocalExecutor, RayExecutor, SlurmExecutor
-    from grader.late import parse_due, parse_penalty
-    from grader.limits import LimitOverrides
-    from grader.roster import read_roster
-    from grader.submission import load_submission
+    from grader.grading.submission import load_submission
+    from grader.outputs.roster import read_roster
+    from grader.rubric.late import parse_due, parse_penalty
+    from grader.rubric.limits import LimitOverrides
 
     if address and executor_name != "ray":
         raise click.UsageError("--address needs --executor ray")
@@ -205,7 +205,7 @@ def grade_batch(
             parallelism=workers,
         )
     else:
-        from grader.factory import factory_problem
+        from grader.sandbox.factory import factory_problem
 
         problem = factory_problem() if factory is not False else None
         forks = factory is not False and problem is None
@@ -232,7 +232,7 @@ def grade_batch(
         with view.showing():
             summary = run_batch(found, settings, executor, view)
     except KeyboardInterrupt:
-        from grader.store import ResultStore
+        from grader.batch.store import ResultStore
 
         kept = ResultStore(out_dir).kept()
         view.say(
@@ -250,7 +250,7 @@ INTERRUPTED = 130
 
 
 def plain_text(text: str) -> Any:
-    from grader.report import plain
+    from grader.render.report import plain
 
     return plain(text)
 

@@ -1,6 +1,6 @@
 """How `grade batch` looks on the terminal: a progress bar, a line per student, the closing summary.
 
-Part of the command line (the only layer that prints): `grader.batch` reports what happens as
+Part of the command line (the only layer that prints): `grader.batch.engine` reports what happens as
 typed events, and this draws them. Every student-controlled string (stems, messages, the device
 a kernel reports) is printed as plain text, and a line the terminal cannot take is escaped or
 dropped, never allowed to stop the batch: the rows are on disk whatever the terminal does.
@@ -27,8 +27,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from grader.batch import BatchEvent, BatchSummary, Failed, Graded, Grading, Planned
-from grader.report import plain
+from grader.batch.engine import BatchEvent, BatchSummary, Failed, Graded, Grading, Planned
+from grader.render.report import plain
 
 MIB = 1024 * 1024
 WORKER_MEMORY_MB = 1536
@@ -37,7 +37,7 @@ STAGES = ("kernel_start", "prelude", "cells", "probe", "measure", "evaluate", "r
 
 
 class BatchView:
-    """Draws a batch's events; use as a context manager around `grader.batch.run_batch`."""
+    """Draws a batch's events; use as a context manager around `grader.batch.engine.run_batch`."""
 
     def __init__(self, console: Console) -> None:
         self.console = console

@@ -23,7 +23,7 @@ from grader.cli.shared import (
 from grader.errors import ExitCode
 
 if TYPE_CHECKING:
-    from grader.grade import Overrides
+    from grader.grading.grade import Overrides
 
 
 @click.command(DEFAULT_COMMAND, cls=DefaultCommand, hidden=True, epilog=EXIT_CODES)
@@ -64,10 +64,10 @@ def grade_one(
     """Grade one notebook (.ipynb) or script (.py)."""
     from rich.text import Text
 
-    from grader.grade import grade_submission, resolve_rubric
-    from grader.report import plain, print_summary, write_reports
-    from grader.submission import load_submission
-    from grader.visibility import score_line
+    from grader.grading.grade import grade_submission, resolve_rubric
+    from grader.grading.submission import load_submission
+    from grader.render.report import plain, print_summary, write_reports
+    from grader.render.visibility import score_line
 
     threshold = _parse_fail_under(fail_under)
     loaded_submission = load_submission(submission)

@@ -10,8 +10,8 @@ import click
 from grader.cli.shared import out_option, overrides_options, reports_errors
 
 if TYPE_CHECKING:
-    from grader.grade import Overrides
-    from grader.gradescope import OutputFormat
+    from grader.grading.grade import Overrides
+    from grader.outputs.gradescope import OutputFormat
 
 
 OUTPUT_FORMAT_OPTION = click.option(
@@ -40,8 +40,8 @@ def gradescope_group() -> None:
 @reports_errors
 def gradescope_build(rubric: Path, out: Path, output_format: str, require_sandbox: bool) -> None:
     """Write an autograder zip: setup.sh, run_autograder, the grader as a wheel, the rubric and its data."""
-    from grader import gradescope
-    from grader.rubric import load_rubric
+    from grader.outputs import gradescope
+    from grader.rubric.model import load_rubric
 
     built = gradescope.build(load_rubric(rubric), out, cast("OutputFormat", output_format), require_sandbox)
     click.echo(f"wrote {out}: {built.summary()}", err=True)
@@ -73,7 +73,7 @@ def gradescope_run(
 
     results.json is written whatever happens, so this exits 0 once it is.
     """
-    from grader import gradescope
+    from grader.outputs import gradescope
 
     chosen = cast("OutputFormat", output_format)
     results = gradescope.run(rubric_path, submission_dir, results_path, chosen, overrides)

@@ -1,6 +1,6 @@
 """`grade rubric ...`: an author's tools for writing and testing rubrics.
 
-The work is done in `grader.authoring`, `grader.lint`, `grader.selftest` and `grader.publish`, which
+The work is done in `grader.authoring.new`, `grader.authoring.lint`, `grader.authoring.selftest` and `grader.authoring.publish`, which
 print nothing; here are only the options, the messages and the exit codes.
 """
 
@@ -71,7 +71,7 @@ def rubric_new(
     force: bool,
 ) -> None:
     """Measure a reference solution in the sandbox and write a commented rubric for it."""
-    from grader import authoring
+    from grader.authoring import new as authoring
 
     if out is not None and out.exists() and not force:
         raise click.UsageError(f"{out} exists; pass --force to overwrite it")
@@ -104,8 +104,8 @@ def rubric_new(
 @reports_errors
 def rubric_check(rubrics: tuple[Path, ...], strict: bool) -> None:
     """Validate rubrics and warn about likely mistakes (exit 3 on errors)."""
-    from grader.authoring_report import print_lint
-    from grader.lint import lint
+    from grader.authoring.lint import lint
+    from grader.authoring.report import print_lint
 
     reports = [lint(path) for path in rubrics]
     console = Console(highlight=False, soft_wrap=True)
@@ -120,9 +120,9 @@ def rubric_check(rubrics: tuple[Path, ...], strict: bool) -> None:
 @reports_errors
 def rubric_test(rubrics: tuple[Path, ...]) -> None:
     """Grade the solution (full marks) and the rubric's examples (their declared grades); exit 1 on a difference."""
-    from grader.authoring_report import print_expectation
-    from grader.rubric import load_rubric
-    from grader.selftest import self_test
+    from grader.authoring.report import print_expectation
+    from grader.authoring.selftest import self_test
+    from grader.rubric.model import load_rubric
 
     console = Console(highlight=False, soft_wrap=True)
     passed = True
@@ -138,7 +138,7 @@ def rubric_test(rubrics: tuple[Path, ...]) -> None:
 @reports_errors
 def rubric_schema_command() -> None:
     """Print the JSON Schema of the rubric format (docs/rubric.schema.json)."""
-    from grader.authoring import schema_text
+    from grader.authoring.new import schema_text
 
     click.echo(schema_text(), nl=False)
 
@@ -152,8 +152,8 @@ def rubric_schema_command() -> None:
 @reports_errors
 def rubric_publish(rubric: Path, out: Path, force: bool) -> None:
     """Write the rubric a student may have: no hidden checks, held-out data or unrevealed answers."""
-    from grader.publish import publish, write_published
-    from grader.rubric import load_rubric
+    from grader.authoring.publish import publish, write_published
+    from grader.rubric.model import load_rubric
 
     if out.exists() and not force:
         raise click.UsageError(f"{out} exists; pass --force to overwrite it")
@@ -172,6 +172,6 @@ def rubric_publish(rubric: Path, out: Path, force: bool) -> None:
 @reports_errors
 def rubric_list(rubrics_dir: Path) -> None:
     """The rubrics found, with exercise id, title and points."""
-    from grader.authoring_report import rubric_table
+    from grader.authoring.report import rubric_table
 
     Console(highlight=False).print(rubric_table(rubrics_dir))

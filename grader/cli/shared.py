@@ -22,7 +22,7 @@ from rich.console import Console
 from grader.errors import ExitCode, GradingError
 
 if TYPE_CHECKING:
-    from grader.run import SandboxMode
+    from grader.grading.run import SandboxMode
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COMMAND = "submission"
@@ -126,7 +126,7 @@ def print_error(label: str, message: str, hint: str = "") -> None:
     try:
         from rich.text import Text
 
-        from grader.report import plain
+        from grader.render.report import plain
 
         stderr.print(Text.assemble((label, "bold red"), " ", plain(message)))
         if hint:
@@ -157,7 +157,7 @@ def _limit_option(name: str, field: Any) -> Callable[[F], F]:
 
 
 def _override_options() -> tuple[Callable[[F], F], ...]:
-    from grader.limits import Limits
+    from grader.rubric.limits import Limits
 
     return (
         *(_limit_option(name, field) for name, field in Limits.model_fields.items()),
@@ -204,7 +204,7 @@ RUBRIC_SOURCE_OPTIONS = (
 
 
 def overrides_options(func: F) -> F:
-    """The options that override a rubric's limits (see grader/limits.py), gathered into one `Overrides`.
+    """The options that override a rubric's limits (see grader/rubric/limits.py), gathered into one `Overrides`.
 
     Shared by `grade` and `grade batch` so both accept exactly the same settings; limits given
     here take precedence over the rubric's `limits:` and `compat:`.
@@ -212,8 +212,8 @@ def overrides_options(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from grader.grade import Overrides
-        from grader.limits import LimitOverrides, Limits
+        from grader.grading.grade import Overrides
+        from grader.rubric.limits import LimitOverrides, Limits
 
         require, off = kwargs.pop("require_sandbox"), kwargs.pop("no_sandbox")
         if require and off:

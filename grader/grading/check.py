@@ -1,0 +1,480 @@
+"""Scoring: each rubric check against the measured model and the probed facts -> `CheckResult`.
+
+Checks are pure functions of typed values; nothing here touches the kernel or the file system,
+so every verdict can be reproduced from the JSON result alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from grader.grading.probe import ProbeFacts
+from grader.inside.inspector.facts import LayerFacts, ModelFacts
+from grader.result import CheckResult, LayerRow, Metrics, TierOutcome
+from grader.rubric import formulas
+from grader.rubric.model import AccuracySpec, CheckSpec, LayerSpec, Range, Rubric, WithheldCheck
+
+PAIR_KEYS = ("kernel_size", "strides", "pool_size")
+WITHOUT_ANSWERS = {
+    "layers": "self-check: layer types only; their settings, shapes and parameter counts are checked when graded",
+    "variable": "self-check: whether the value is right is checked when graded",
+}
+
+
+class Evidence(BaseModel):
+    """Everything the checks may look at, gathered by the pipeline."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    model: ModelFacts | None
+    model_problem: str | None = None
+    probe: ProbeFacts | None = None
+    run_problem: str | None = None
+    accuracy: dict[str, Metrics | str] = {}
+
+
+def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
+    """Every check of the rubric; a student rubric adds a row per withheld check and says what it left out."""
+    results = _apply_requirements(rubric, tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks))
+    if rubric.student is None:
+        return results
+    reduced = set(rubric.student.without_answers)
+    results = tuple(
+        result.model_copy(update={"message": f"{result.message} ({WITHOUT_ANSWERS[result.kind]})"})
+        if result.id in reduced and result.kind in WITHOUT_ANSWERS
+        else result
+        for result in results
+    )
+    return results + tuple(withheld_result(check) for check in rubric.student.withheld)
+
+
+def _apply_requirements(rubric: Rubric, results: tuple[CheckResult, ...]) -> tuple[CheckResult, ...]:
+    """A check whose `requires:` did not all pass gives no points, and says which and why."""
+    status = {result.id: result.status for result in results}
+    specs = {spec.id: spec for spec in rubric.checks}
+    gated = []
+    for result in results:
+        failed = [required for required in specs[result.id].requires if status.get(required) != "pass"]
+        if failed and result.points > 0:
+            needs = ", ".join(f"`{required}`" for required in failed)
+            result = result.model_copy(
+                update={
+                    "status": "fail",
+                    "points": 0.0,
+                    "message": f"no points: this check counts only when {needs} passes ({result.message})",
+                }
+            )
+        gated.append(result)
+    return tuple(gated)
+
+
+def withheld_result(check: WithheldCheck) -> CheckResult:
+    """The row of a check a student rubric leaves out: not run, worth nothing here, and saying why."""
+    points = f" ({check.points:g} points)" if check.points is not None else ""
+    message = {
+        "hidden": "hidden until grading",
+        "answer": f"checked when graded{points}: the student rubric does not hold its expected value",
+        "data": f"checked when graded{points}, on held-out data that the student rubric does not include",
+    }[check.reason]
+    return CheckResult(
+        id=check.id,
+        kind="withheld",
+        status="skipped",
+        points=0,
+        max_points=0,
+        message=message,
+        visibility="hidden" if check.reason == "hidden" else "visible",
+    )
+
+
+def unaccounted_operations(rubric: Rubric, model: ModelFacts) -> tuple[LayerFacts, ...]:
+    """What the model's graph computes with beyond layers, that no layers check of the rubric lists.
+
+    That is raw operations (`keras.ops` calls) and nested models: an operation with constant
+    arrays beside it, or a separately trained network nested as one row, can be the real
+    classifier while the listed layers only look right. A model is graded for what its whole
+    graph computes.
+    """
+    listed = {formulas.canonical_type(layer.type) for c in rubric.checks if c.layers for layer in c.layers}
+    return tuple(
+        node
+        for node in model.layers
+        if node.kind in ("op", "model") and formulas.canonical_type(node.type) not in listed
+    )
+
+
+def describe_operations(nodes: tuple[LayerFacts, ...]) -> str:
+    """`Matmul (matmul, with 640 constant values), Add (add)`: what the graph computes besides its layers."""
+    shown = [
+        f"{node.type} ({node.name}"
+        + (", a nested model" if node.kind == "model" else "")
+        + (
+            f", with {node.constants:,} constant value{'s' if node.constants != 1 else ''}"
+            if node.constants
+            else ""
+        )
+        + ")"
+        for node in nodes[:8]
+    ]
+    more = f" and {len(nodes) - 8} more" if len(nodes) > 8 else ""
+    return ", ".join(shown) + more
+
+
+def accuracy_refusal(operations: tuple[LayerFacts, ...]) -> str:
+    return (
+        "not evaluated: the model computes with operations or nested models outside the layers the rubric lists: "
+        f"{describe_operations(operations)}; the grader measures accuracy only for models built from the "
+        "exercise's layers (use keras.layers, not keras.ops, inside the model)"
+    )
+
+
+def _run_check(rubric: Rubric, spec: CheckSpec, evidence: Evidence) -> CheckResult:
+    if spec.variable is not None:
+        return check_variable(spec, evidence)
+    if evidence.model is None:
+        problem = evidence.model_problem or "no Keras model was found"
+        return _result(spec, "error", 0, problem)
+    if spec.layers is not None:
+        return check_layers(spec, spec.layers, evidence.model, rubric.model.input_shape)
+    if spec.total_params is not None:
+        return check_total_params(spec, spec.total_params, evidence.model)
+    if spec.accuracy is not None:
+        return check_accuracy(spec, spec.accuracy, evidence.accuracy.get(spec.id))
+    assert spec.output_shape is not None
+    return check_output_shape(spec, spec.output_shape, evidence.model)
+
+
+def _result(spec: CheckSpec, status: str, points: float, message: str, **extra: Any) -> CheckResult:
+    return CheckResult(
+        id=spec.id,
+        kind=spec.kind,
+        status=status,  # type: ignore[arg-type]
+        points=round(points, 2),
+        max_points=spec.points,
+        message=message,
+        description=spec.description,
+        visibility=spec.visibility,
+        **extra,
+    )
+
+
+def check_total_params(spec: CheckSpec, expected: int | Range, model: ModelFacts) -> CheckResult:
+    actual = model.total_params
+    if isinstance(expected, Range):
+        ok, wanted = expected.contains(actual), expected.describe()
+    else:
+        ok, wanted = actual == expected, f"{expected:,}"
+    if ok:
+        return _result(spec, "pass", spec.points, f"{actual:,} parameters, as expected ({wanted})")
+    return _result(
+        spec,
+        "fail",
+        0,
+        f"{actual:,} parameters, expected {wanted}; the layer table shows where the counts differ",
+    )
+
+
+def check_accuracy(spec: CheckSpec, accuracy: AccuracySpec, outcome: Metrics | str | None) -> CheckResult:
+    """The highest tier the held-out accuracy reaches gives the points; below every tier, none."""
+    if not isinstance(outcome, Metrics):
+        return _result(spec, "error", 0, outcome or "the model was not evaluated on the held-out data")
+    tiers = tuple(
+        TierOutcome(min=t.min, points=t.points, reached=round(outcome.accuracy, 6) >= round(t.min, 6))
+        for t in accuracy.tiers
+    )
+    metrics = outcome.model_copy(update={"tiers": tiers})
+    measured = f"accuracy {outcome.accuracy:.3f} on {outcome.samples:,} held-out images"
+    top = tiers[0]
+    reached = next((t for t in tiers if t.reached), None)
+    if reached is None:
+        lowest = tiers[-1]
+        return _result(
+            spec, "fail", 0, f"{measured}: below the lowest tier (at least {lowest.min:g})", metrics=metrics
+        )
+    if reached is top:
+        message = f"{measured}: reaches the top tier (at least {top.min:g})"
+        return _result(spec, "pass", top.points, message, metrics=metrics)
+    return _result(
+        spec,
+        "fail",
+        reached.points,
+        f"{measured}: reaches the tier at least {reached.min:g} ({reached.points:g} points); "
+        f"full points need at least {top.min:g}",
+        metrics=metrics,
+    )
+
+
+def check_output_shape(spec: CheckSpec, expected: tuple[int, ...], model: ModelFacts) -> CheckResult:
+    actual = model.output_shape
+    if actual is not None and tuple(actual) == tuple(expected):
+        return _result(
+            spec, "pass", spec.points, f"the model's output shape is {formulas.format_shape(actual)}"
+        )
+    return _result(
+        spec,
+        "fail",
+        0,
+        f"the model's output shape is {formulas.format_shape(actual)}, expected {formulas.format_shape(expected)}"
+        " (without the batch dimension)",
+    )
+
+
+def check_variable(spec: CheckSpec, evidence: Evidence) -> CheckResult:
+    assert spec.variable is not None
+    name = spec.variable.name
+    if evidence.probe is None:
+        return _result(
+            spec,
+            "error",
+            0,
+            evidence.run_problem or f"`{name}` could not be read: the notebook did not finish",
+        )
+    if name in evidence.probe.missing_variables or name not in evidence.probe.variables:
+        return _result(spec, "fail", 0, f"the notebook does not define `{name}`")
+    probed = evidence.probe.variables[name]
+    if probed.error:
+        return _result(spec, "fail", 0, f"`{name}` is a {probed.type}, not a plain value ({probed.error})")
+    if spec.variable.equals is None:
+        return _result(spec, "pass", spec.points, f"`{name}` is defined")
+    expected, actual = spec.variable.equals, probed.value
+    if _equal(actual, expected, spec.variable.tolerance):
+        return _result(spec, "pass", spec.points, f"`{name}` = {actual!r}, as expected")
+    tolerance = f" (± {spec.variable.tolerance:g})" if spec.variable.tolerance else ""
+    return _result(spec, "fail", 0, f"`{name}` = {actual!r}, expected {expected!r}{tolerance}")
+
+
+def _equal(actual: Any, expected: Any, tolerance: float) -> bool:
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return math.isclose(actual, expected, abs_tol=tolerance, rel_tol=0) or actual == expected
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(actual) == len(expected) and all(
+            _equal(a, e, tolerance) for a, e in zip(actual, expected, strict=True)
+        )
+    return bool(actual == expected)
+
+
+def check_layers(
+    spec: CheckSpec, expected: list[LayerSpec], model: ModelFacts, input_shape: tuple[int, ...] | None
+) -> CheckResult:
+    rows = _align(expected, model, input_shape)
+    matches = sum(row.status == "match" for row in rows)
+    first = next((i for i, row in enumerate(rows) if row.status != "match"), None)
+    if first is None:
+        matched = (
+            "the expected layer matches"
+            if len(expected) == 1
+            else f"all {len(expected)} expected layers match"
+        )
+        return _result(spec, "pass", spec.points, matched, layer_rows=rows)
+    points = spec.points * matches / len(rows) if spec.partial else 0.0
+    row = rows[first]
+    extra = {r.actual["name"] for r in rows if r.status == "extra" and r.actual is not None}
+    operations = tuple(node for node in model.layers if node.kind in ("op", "model") and node.name in extra)
+    computes = (
+        f"the model computes with operation(s) or nested model(s) the rubric does not list: "
+        f"{describe_operations(operations)}; "
+        if operations
+        else ""
+    )
+    return _result(
+        spec,
+        "fail",
+        points,
+        f"{computes}{matches} of {len(expected)} expected layers match; first difference at layer {row.position}: "
+        + _describe(row),
+        layer_rows=rows,
+        first_difference=first,
+    )
+
+
+def _describe(row: LayerRow) -> str:
+    if row.status == "missing":
+        assert row.expected is not None
+        return f"a {row.expected['type']} layer is missing" + (
+            f" ({row.explanation})" if row.explanation else ""
+        )
+    if row.status == "extra":
+        assert row.actual is not None
+        what = {"op": "operation", "model": "nested model"}.get(row.actual.get("kind", "layer"), "layer")
+        return (
+            f"an extra {row.actual['type']} {what} ({row.actual['name']}) that the exercise does not ask for"
+        )
+    return row.explanation or "; ".join(row.differences)
+
+
+def _align(
+    expected: list[LayerSpec], model: ModelFacts, input_shape: tuple[int, ...] | None
+) -> tuple[LayerRow, ...]:
+    """Pair expected and actual layers by type, so one missing layer does not shift every row."""
+    actual = list(model.layers)
+    matcher = difflib.SequenceMatcher(
+        a=[formulas.canonical_type(s.type) for s in expected],
+        b=[formulas.canonical_type(a.type) for a in actual],
+        autojunk=False,
+    )
+    shapes_in = _expected_inputs(expected, input_shape or _known(model.input_shape))
+    rows: list[LayerRow] = []
+    for op, e0, e1, a0, a1 in matcher.get_opcodes():
+        pairs: list[tuple[int | None, int | None]]
+        if op in ("equal", "replace"):
+            width = max(e1 - e0, a1 - a0)
+            pairs = [(e0 + k if e0 + k < e1 else None, a0 + k if a0 + k < a1 else None) for k in range(width)]
+        elif op == "delete":
+            pairs = [(e, None) for e in range(e0, e1)]
+        else:
+            pairs = [(None, a) for a in range(a0, a1)]
+        for e, a in pairs:
+            position = len(rows) + 1
+            rows.append(
+                _row(
+                    position,
+                    expected[e] if e is not None else None,
+                    actual[a] if a is not None else None,
+                    shapes_in[e] if e is not None else None,
+                )
+            )
+    return tuple(rows)
+
+
+def _known(shape: tuple[int | None, ...] | None) -> tuple[int, ...] | None:
+    if shape is None or any(d is None for d in shape):
+        return None
+    return tuple(int(d) for d in shape if d is not None)
+
+
+def _expected_inputs(
+    expected: list[LayerSpec], input_shape: tuple[int, ...] | None
+) -> list[tuple[int, ...] | None]:
+    """The input shape each expected layer should see, following the rubric's own chain of layers."""
+    shapes: list[tuple[int, ...] | None] = []
+    current = input_shape
+    for spec in expected:
+        shapes.append(current)
+        if spec.output_shape is not None:
+            current = tuple(spec.output_shape)
+        elif current is not None:
+            current = formulas.expected_output(spec.type, spec.attributes(), current)
+    return shapes
+
+
+def _actual_view(layer: LayerFacts) -> dict[str, Any]:
+    view: dict[str, Any] = {"name": layer.name, "type": layer.type, **layer.config}
+    view["output_shape"] = list(layer.output_shape) if layer.output_shape is not None else None
+    view["params"] = layer.params
+    if layer.kind != "layer":
+        view["kind"] = layer.kind
+    if layer.constants:
+        view["constants"] = layer.constants
+    return view
+
+
+def _row(
+    position: int, spec: LayerSpec | None, layer: LayerFacts | None, shape_in: tuple[int, ...] | None
+) -> LayerRow:
+    expected = spec.attributes() if spec is not None else None
+    if expected is not None:
+        expected = {k: list(v) if isinstance(v, tuple) else v for k, v in expected.items()}
+    actual = _actual_view(layer) if layer is not None else None
+    if spec is None:
+        return LayerRow(position=position, expected=None, actual=actual, status="extra")
+    if layer is None:
+        return LayerRow(
+            position=position,
+            expected=expected,
+            actual=None,
+            status="missing",
+            explanation=_missing_explanation(spec, shape_in),
+        )
+    differences = _differences(spec, layer)
+    if not differences:
+        return LayerRow(position=position, expected=expected, actual=actual, status="match")
+    return LayerRow(
+        position=position,
+        expected=expected,
+        actual=actual,
+        status="mismatch",
+        differences=tuple(differences),
+        explanation=_explain(spec, layer, shape_in, differences),
+    )
+
+
+def _missing_explanation(spec: LayerSpec, shape_in: tuple[int, ...] | None) -> str | None:
+    if shape_in is None:
+        return None
+    out = spec.output_shape or formulas.expected_output(spec.type, spec.attributes(), shape_in)
+    if out is None:
+        return None
+    return (
+        f"it should turn {formulas.format_shape(shape_in)} into {formulas.format_shape(out)}; "
+        "without it the layers after it see a larger input, so their shapes and params differ too"
+    )
+
+
+def _differences(spec: LayerSpec, layer: LayerFacts) -> list[str]:
+    found: list[str] = []
+    if formulas.canonical_type(spec.type) != formulas.canonical_type(layer.type):
+        found.append(f"type {layer.type}, expected {spec.type}")
+    for key, wanted in spec.attributes().items():
+        if key == "type":
+            continue
+        have = _actual_value(layer, key)
+        if not _same(key, have, wanted):
+            if key in PAIR_KEYS and have is not None:
+                have, wanted = formulas.pair(have), formulas.pair(wanted)
+            found.append(f"{key} {_show(have)}, expected {_show(wanted)}")
+    return found
+
+
+def _actual_value(layer: LayerFacts, key: str) -> Any:
+    if key == "output_shape":
+        return layer.output_shape
+    if key == "params":
+        return layer.params
+    return layer.config.get(key)
+
+
+def _same(key: str, have: Any, wanted: Any) -> bool:
+    if have is None:
+        return False
+    if key in PAIR_KEYS:
+        return formulas.pair(have) == formulas.pair(wanted)
+    if key == "output_shape":
+        return tuple(have) == tuple(wanted)
+    if key == "rate":
+        return math.isclose(float(have), float(wanted), abs_tol=1e-6)
+    if key == "activation":
+        return str(have).lower() == str(wanted).lower()
+    return bool(have == wanted)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return formulas.format_shape(value)
+    if isinstance(value, str):
+        return f"'{value}'"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _explain(
+    spec: LayerSpec, layer: LayerFacts, shape_in: tuple[int, ...] | None, differences: list[str]
+) -> str:
+    """The differences in one sentence: settings first, then shapes and counts with the lesson's formulas."""
+    notes = {d.split(" ", 1)[0]: d for d in differences}
+    if shape_in is not None:
+        attrs = spec.attributes()
+        if "output_shape" in notes and layer.output_shape is not None:
+            notes["output_shape"] = (
+                formulas.explain_shape(spec.type, attrs, shape_in, layer.output_shape)
+                or notes["output_shape"]
+            )
+        if "params" in notes:
+            notes["params"] = (
+                formulas.explain_params(spec.type, attrs, shape_in, layer.params) or notes["params"]
+            )
+    return "; ".join(notes.values())
