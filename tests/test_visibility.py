@@ -18,6 +18,7 @@ from rich.console import Console
 
 from grader.errors import RubricError
 from grader.grading.check import Evidence, run_checks
+from grader.inside.inspector.facts import LayerFacts, ModelFacts
 from grader.outputs.gradebook import Row, gradescope_results
 from grader.outputs.gradescope import feedback, md_escape
 from grader.render.report import print_summary, render_html
@@ -33,10 +34,8 @@ from grader.result import (
     CheckResult,
     ClassScore,
     GradeResult,
-    LayerFacts,
     LayerRow,
     Metrics,
-    ModelFacts,
     RunFacts,
 )
 from grader.rubric.model import parse_rubric
