@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from grader.errors import GradingError, RubricError, SandboxUnavailable, SubmissionError
 from grader.inside.inspector.facts import ModelFacts
@@ -79,15 +79,40 @@ class RunFacts(Frozen):
     stages: StageTimes = StageTimes()
 
 
+LayerStatus = Literal["match", "mismatch", "missing", "extra", "follows"]
+"""A row's verdict: "mismatch", "missing" and "extra" rows are charged; a "follows" row is not.
+
+A "follows" row's layer has the expected type and settings, and its shape or parameter count
+differs only because an earlier charged row (`follows_from`) changed the input it receives.
+"""
+
+
 class LayerRow(Frozen):
     """One row of the expected-against-actual layer table."""
 
     position: int
     expected: dict[str, Any] | None
     actual: dict[str, Any] | None
-    status: Literal["match", "mismatch", "missing", "extra"]
+    status: LayerStatus
     differences: tuple[str, ...] = ()
     explanation: str | None = None
+    follows_from: int | None = Field(
+        default=None,
+        description='For a "follows" row: the position of the charged row its difference follows from.',
+    )
+
+    @property
+    def charged(self) -> bool:
+        """Whether this row costs points: a difference of its own, not one inherited from an earlier row."""
+        return self.status in ("mismatch", "missing", "extra")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_follows(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Rows that follow from nothing serialise as before, so results written earlier keep their shape."""
+        data: dict[str, Any] = handler(self)
+        if data.get("follows_from") is None:
+            data.pop("follows_from", None)
+        return data
 
 
 class ClassScore(Frozen):

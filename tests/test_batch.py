@@ -211,3 +211,77 @@ def test_changing_only_points_rescores_the_class_from_what_ran_with_no_kernel(
 
     forced = batch(classroom, "-j", "2", "--rubrics", rubrics, "--rescore", out=out)
     assert "0 graded, 4 rescored, 0 unchanged" in forced.stdout
+
+
+def write_mixed_class(root: Path) -> Path:
+    """Two exercises whose files name none: the lesson's conv-dims notebook and pool-dims script,
+    their `grader.exercise` metadata and `# grader:` line stripped; a file that no rubric claims,
+    one that two claim, and one whose name holds a backslash to pass for `week3/`."""
+    import nbformat
+
+    for folder in ("week3", "week4", "both", "misc"):
+        (root / folder).mkdir(parents=True)
+    notebook = nbformat.read(str(REPO / "exercises" / "conv-dims" / "solution.ipynb"), as_version=4)
+    del notebook.metadata["grader"]
+    nbformat.write(notebook, str(root / "week3" / "conv.ipynb"))
+    script = (REPO / "submissions" / "pool-dims-script.py").read_text(encoding="utf-8")
+    (root / "week4" / "pool.py").write_text(
+        script.replace("# grader: exercise=pool-dims\n", ""), encoding="utf-8"
+    )
+    write_notebook(root / "misc" / "nobody.ipynb", "x = 1")
+    write_notebook(root / "both" / "twice.ipynb", "x = 1")
+    write_notebook(root / "week3\\evil.ipynb", "x = 1")
+    return root
+
+
+def test_a_class_of_two_exercises_is_sorted_by_folder_in_one_batch(tmp_path: Path) -> None:
+    """--rubric-for claims week3/, pool-dims's `match:` week4/; the rest are rows that say why."""
+    rubrics = Path(shutil.copytree(REPO / "rubrics", tmp_path / "rubrics"))
+    for name, match in (("pool-dims", "[week4/*, both/*]"), ("conv-dims", "[both/*]")):
+        rubric = rubrics / f"{name}.yaml"
+        rubric.write_text(f"{rubric.read_text()}match: {match}\n")
+    root = write_mixed_class(tmp_path / "class")
+    done = batch(
+        root, "--rubrics", rubrics, "--rubric-for", "week3/*=conv-dims", "-j", "2", out=tmp_path / "out"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "5 submissions: 2 graded, 0 rescored, 0 unchanged, 3 could not be graded" in done.stdout
+    out = done.out_dir
+    conv = json.loads((out / "week3__conv.json").read_text())
+    pool = json.loads((out / "week4__pool.json").read_text())
+    assert (conv["exercise"], conv["score"], conv["max_score"]) == ("conv-dims", 5, 5)
+    assert (pool["exercise"], pool["score"], pool["max_score"]) == ("pool-dims", 5, 5)
+    with (out / "gradebook.csv").open(newline="") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows["week3__conv"]["exercise"] == "conv-dims" and rows["week4__pool"]["exercise"] == "pool-dims"
+    assert rows["week3__conv"]["conv-dims:conv-layer"] == "3.0"
+    assert rows["week4__pool"]["pool-dims:pool-layer"] == "3.0"
+    twice = json.loads((out / "both__twice.error.json").read_text())
+    assert twice["kind"] == "rubric"
+    assert twice["message"].startswith("both/twice.ipynb: matches 2 rubrics by rubrics' `match:`")
+    assert "conv-dims.yaml (match: 'both/*')" in twice["message"]
+    assert "pool-dims.yaml (match: 'both/*')" in twice["message"]
+    nobody = json.loads((out / "misc__nobody.error.json").read_text())
+    assert nobody["message"].startswith("misc/nobody.ipynb: which rubric?")
+    assert (
+        "--rubric-for 'week3/*=" in nobody["message"]
+        and "pool-dims.yaml (match: week4/*, both/*)" in nobody["message"]
+    )
+    evil = next(out.glob("week3_evil*.error.json"))
+    assert json.loads(evil.read_text())["message"].startswith("week3\\\\evil.ipynb: which rubric?")
+    assert rows["both__twice"]["status"] == "error" and "matches 2 rubrics" in rows["both__twice"]["error"]
+    assert rows["misc__nobody"]["status"] == "error" and "which rubric?" in rows["misc__nobody"]["error"]
+
+
+def test_rubric_for_usage_errors_stop_before_any_kernel(tmp_path: Path) -> None:
+    root = write_mixed_class(tmp_path / "class")
+    bad_glob = batch(root, "--rubric-for", "/week3/*=conv-dims", out=tmp_path / "out")
+    assert bad_glob.returncode == 2 and "drop the leading `/`" in bad_glob.stderr
+    both = batch(
+        root, "--rubric", "rubrics/conv-dims.yaml", "--rubric-for", "week3/*=conv-dims", out=tmp_path / "out"
+    )
+    assert both.returncode == 2 and "--rubric-for would never apply" in both.stderr
+    unknown = batch(root, "--rubric-for", "week3/*=conv-dimz", out=tmp_path / "out")
+    assert unknown.returncode == 3 and "no rubric 'conv-dimz'" in unknown.stderr
+    assert "Traceback" not in bad_glob.stderr + both.stderr + unknown.stderr
+    assert not (tmp_path / "out" / "gradebook.csv").exists()

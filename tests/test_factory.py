@@ -34,8 +34,8 @@ from nbclient import NotebookClient
 
 from grader.grading import probe
 from grader.rubric import limits
-from grader.sandbox import enforce, factory, kernels
-from grader.sandbox.factory import Factory, FactoryError, PlanError, plan_of
+from grader.sandbox import bwrap, command, enforce, factory, kernels
+from grader.sandbox.factory import Factory, FactoryError, PlanError, plan_for
 
 from .conftest import REPO
 
@@ -615,20 +615,18 @@ def test_kernels_die_with_their_template_and_the_template_with_its_grader(tmp_pa
         for folder in Path(tempfile.gettempdir()).glob(f"{factory.FACTORY_PREFIX}{grader.pid}-*"):
             shutil.rmtree(folder, ignore_errors=True)  # its grader was killed before it could
 
-    from grader.sandbox import bwrap
-
     spare = Factory.start(preload=False)
     uid = enforce.uid_of(os.getpid(), factory.TRIAL_SLOT)
     work = tmp_path / "work"
     work.mkdir()
     enforce.hand_over((work,), uid)
-    layout = bwrap.SandboxLayout(workdir=work, uid=uid, tmp_mb=8)
-    argv = [
-        *enforce.clean_env_argv(kernels.kernel_env(work)),
-        *bwrap.bwrap_command(layout, [sys.executable, "-m", "ipykernel_launcher", "-f", "x"]),
-    ]
+    spec = command.SandboxSpec(
+        program=(sys.executable, "-m", "ipykernel_launcher", "-f", "x"),
+        env=kernels.kernel_env(work),
+        layout=bwrap.SandboxLayout(workdir=work, uid=uid, tmp_mb=8),
+    )
     try:
-        forked_probe = spare.fork_probe({"plan": {**plan_of(argv), "probe": True}}, timeout=30)
+        forked_probe = spare.fork_probe({"plan": {**plan_for(spec), "probe": True}}, timeout=30)
         assert forked_probe.report["uid"] == uid and forked_probe.process.poll() is None
         os.kill(spare.pid, signal.SIGKILL)
         assert forked_probe.process.wait(10) != 0, "the forked process died with its template"
@@ -683,25 +681,37 @@ def test_without_real_root_the_factory_refuses(unshare: list[str], reason: str) 
 
 
 def test_a_command_line_the_factory_cannot_reproduce_is_refused_not_approximated(tmp_path: Path) -> None:
-    from grader.sandbox import bwrap
-
     work = tmp_path / "work"
     layout = bwrap.SandboxLayout(workdir=work, uid=enforce.kernel_uid(0), tmp_mb=8)
-    kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    good = [*enforce.clean_env_argv(kernels.kernel_env(work)), *bwrap.bwrap_command(layout, kernel_argv)]
+    good = command.SandboxSpec(
+        program=(sys.executable, "-m", "ipykernel_launcher", "-f", command.CONNECTION_FILE),
+        env=kernels.kernel_env(work),
+        layout=layout,
+    )
+    cmd = good.with_connection_file("c.json").argv()
     assert factory.forkable(good) is None
-    bwrap = good.index(next(w for w in good if w.endswith("bwrap")))
+    assert factory.forkable(good, cmd, "c.json") is None
+    described = {
+        "not sandboxed": good.model_copy(update={"layout": None}),
+        "no uid of its own": good.model_copy(update={"layout": layout.model_copy(update={"uid": None})}),
+        "another kernel": good.model_copy(update={"program": ("/usr/bin/python3", *good.program[1:])}),
+    }
+    for what, spec in described.items():
+        assert factory.forkable(spec) is not None, what
+        with pytest.raises(PlanError):
+            plan_for(spec.with_connection_file("c.json"))
+    # A command line that says anything its description does not is launched, never forked.
+    at = cmd.index(next(w for w in cmd if w.endswith("bwrap")))
     variants = {
-        "an unknown bwrap option": [*good[: bwrap + 1], "--seccomp", "9", *good[bwrap + 1 :]],
-        "no clean environment": good[good.index("-i") + 1 :],
-        "no uid of its own": [w for w in good if "setpriv" not in w and not w.startswith("--re")],
-        "another kernel": [*good[:-5], "/usr/bin/python3", *good[-4:]],
-        "no PID namespace": [w for w in good if w != "--unshare-pid"],
+        "an unknown bwrap option": [*cmd[: at + 1], "--seccomp", "9", *cmd[at + 1 :]],
+        "no clean environment": cmd[cmd.index("-i") + 1 :],
+        "no uid of its own": [w for w in cmd if "setpriv" not in w and not w.startswith("--re")],
+        "another kernel": [*cmd[:-5], "/usr/bin/python3", *cmd[-4:]],
+        "no PID namespace": [w for w in cmd if w != "--unshare-pid"],
     }
     for what, argv in variants.items():
-        assert factory.forkable(argv) is not None, what
-        with pytest.raises(PlanError):
-            plan_of([w.replace("{connection_file}", "c.json") for w in argv])
+        assert factory.forkable(good, argv, "c.json") is not None, what
+    assert factory.forkable(None, cmd, "c.json") is not None, "a kernelspec without a description"
     bare = Factory.start(preload=False)
     try:
         with pytest.raises(FactoryError):

@@ -6,17 +6,23 @@ notebook with renamed variables and new comments is flagged and two honest ones 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grader.grading.submission import load_submission
 from grader.outputs import similarity
 from grader.outputs.gradebook import BatchEntry, write_class_outputs
 from grader.outputs.similarity import code_pairs, find_similar, normalise_code
 from grader.result import GradeResult
 from tests.conftest import REPO, run_grade, write_notebook
+
+TWINS = REPO / "submissions" / "twins" / "similarity"
+DIGITS_STARTER = REPO / "exercises" / "digits-mlp" / "starter.ipynb"
 
 STARTER = [
     "from keras.models import Sequential\nfrom keras.layers import Conv2D\n",
@@ -68,6 +74,9 @@ OTHER_HONEST = [
 ]
 
 
+KERNEL_SEEDS = itertools.count(1000)
+
+
 def result(
     cells: list[str] | None = None,
     *,
@@ -77,8 +86,13 @@ def result(
     layers: tuple[tuple[str, int], ...] = (("Conv2D", 80),),
     history: dict[str, list[float]] | None = None,
     trained: bool | None = None,
+    seed: int | None = None,
+    checkpoint: bool = False,
 ) -> GradeResult:
-    """A GradeResult as `grade` writes it, with only what similarity reads filled in."""
+    """A GradeResult as `grade` writes it, with only what similarity reads filled in.
+
+    Each result's kernel has a seed of its own, as `grade` gives each submission, unless `seed` says.
+    """
     checks: list[dict[str, Any]] = []
     if history is not None:
         metrics = {
@@ -104,9 +118,10 @@ def result(
                 "metrics": metrics,
             }
         )
-    setup = None
-    if trained:
-        setup = {"seed": 0, "training": [{"event": "trained", "detail": "trained 1 epoch(s)"}]}
+    events = [{"event": "trained", "detail": "trained 1 epoch(s)"}] if trained else []
+    if checkpoint:
+        events.append({"event": "checkpoint_loaded", "detail": "loaded the weights from model.keras"})
+    setup = {"seed": next(KERNEL_SEEDS) if seed is None else seed, "training": events}
     total = sum(params for _, params in layers)
     model = {
         "variable": "model",
@@ -146,6 +161,13 @@ def result(
     )
 
 
+def name(line: str) -> str:
+    """The canonical name a normalised line begins with (`_v<hash>_`)."""
+    found = re.match(r"_v[0-9a-f]{8}_", line)
+    assert found, line
+    return found.group(0)
+
+
 def kinds(
     pairs: tuple[similarity.SimilarPair, ...] | list[similarity.SimilarPair],
 ) -> set[tuple[str, str, str]]:
@@ -160,16 +182,17 @@ def test_renamed_variables_comments_and_layout_normalise_to_the_same_code() -> N
     assert normalise_code(HONEST) != normalise_code(ORIGINAL)
 
 
-def test_library_names_stay_and_the_students_names_are_numbered_in_order() -> None:
+def test_library_names_stay_and_the_students_names_become_canonical() -> None:
     code = normalise_code(
         ["import keras\nnet = keras.layers.Dense(units=3)\nscore = net.units + len('ab')\n"]
     )
+    net, score = (name(line) for line in code.lines)
     assert code.lines == (
-        "import keras",
-        "_v1_ = keras.layers.Dense(units=3)",
-        "_v2_ = _v1_.units + len('ab')",
+        f"{net} = keras.layers.Dense(units=3)",
+        f"{score} = {net}.units + len('ab')",
     )
-    assert code.anonymous[1] == "_ = keras.layers.Dense(units=3)"
+    assert net != score
+    assert code.anonymous == ("_ = keras.layers.Dense(units=3)", "_ = _.units + len('ab')")
 
 
 def test_functions_parameters_docstrings_and_magics_are_normalised() -> None:
@@ -181,7 +204,7 @@ def test_functions_parameters_docstrings_and_magics_are_normalised() -> None:
     )
     second = normalise_code(["def surface(a, k=2):\n    return a * k  # squared\nprint(surface(3, k=4))\n"])
     assert first == second
-    assert first.lines[0] == "def _v1_(_v2_, _v3_=2):"
+    assert re.fullmatch(r"def _v\w{8}_\(_v\w{8}_, _v\w{8}_=2\):", first.lines[0])
 
 
 def test_a_cell_that_does_not_parse_is_normalised_token_by_token() -> None:
@@ -189,7 +212,7 @@ def test_a_cell_that_does_not_parse_is_normalised_token_by_token() -> None:
     renamed = "result = n * 2 +   \nprint(result)\n"
     first, second = normalise_code(["count = 1\n", broken]), normalise_code(["n = 1\n", renamed])
     assert first == second
-    assert first.lines[0] == "_v1_ = 1"
+    assert first.anonymous == ("_ = 1", "_ = _ * 2 +", "print ( _ )")
     assert normalise_code(["def f(:\n  pass\n"]).lines  # still something to compare, and no crash
 
 
@@ -198,7 +221,46 @@ def test_an_expression_nested_deeper_than_the_stack_is_normalised_by_tokens() ->
         first = normalise_code(["total = " + " + ".join(["1"] * terms) + "\nprint(total)\n"])
         second = normalise_code(["n = " + "+".join(["1"] * terms) + "  # sum\nprint(n)\n"])
         assert first == second
-        assert first.lines[-1] == "print ( _v1_ )"
+        assert first.anonymous[-1] == "print ( _ )"
+
+
+def test_import_aliases_read_as_the_library_they_name() -> None:
+    spellings = [
+        ["import keras\nnet = keras.layers.Dense(3)\n"],
+        ["import keras as K\nnet = K.layers.Dense(3)\n"],
+        ["from keras import layers as L\nnet = L.Dense(3)  # the layer\n"],
+        ["from keras.layers import Dense as D\nlayer = D(3)\n"],
+        ["import tensorflow as tf\nnet = tf.keras.layers.Dense(3)\n"],
+        ["from tensorflow.keras.layers import Dense\nnet = Dense(3)\n"],
+    ]
+    codes = {normalise_code(cells) for cells in spellings}
+    assert len(codes) == 1
+    assert codes.pop().anonymous == ("_ = keras.layers.Dense(3)",)
+    # An alias cannot pass one library off as another.
+    assert normalise_code(["import numpy as keras\nnet = keras.layers.Dense(3)\n"]).anonymous == (
+        "_ = numpy.layers.Dense(3)",
+    )
+
+
+def test_reordered_cells_normalise_to_the_same_code() -> None:
+    assert normalise_code([ORIGINAL[2], ORIGINAL[0], ORIGINAL[1]]) == normalise_code(ORIGINAL)
+    assert normalise_code([COPY[1], COPY[2], COPY[0]]) == normalise_code(ORIGINAL)
+
+
+def test_a_variable_keeps_its_name_when_unrelated_code_comes_before_it() -> None:
+    """Naming by first appearance renumbered every variable after one added line; names follow their uses."""
+    original = set(normalise_code(ORIGINAL).lines)
+    padded = normalise_code(["seed = 42\nprint(seed)\n", *COPY])
+    assert original < set(padded.lines)
+    assert len(set(padded.lines) - original) == 2
+
+
+def test_a_comment_or_a_string_that_mentions_seeding_is_not_seeding() -> None:
+    assert similarity.seeding(result(["import keras as K\nK.utils.set_random_seed(0)\n"])).own
+    assert similarity.seeding(result(["import numpy as np\nnp.random.seed(1)\n"])).own
+    assert similarity.seeding(result(["import tensorflow as tf\ntf.random.set_seed(1)\n"])).own
+    assert not similarity.seeding(result(["# keras.utils.set_random_seed(0)\nx = 1\n"])).own
+    assert not similarity.seeding(result(["'keras.utils.set_random_seed(0)'\nx = 1\n"])).own
 
 
 # --- code flags -------------------------------------------------------------------------------------
@@ -215,6 +277,28 @@ def test_a_copy_is_flagged_identical_and_honest_work_is_not() -> None:
     assert pairs[0].score == 1.0
 
 
+def sample_class() -> list[tuple[str, GradeResult]]:
+    """submissions/twins/similarity: an honest pair (Sequential, functional) and a disguised copy."""
+    return [
+        (path.stem, result([cell.source for cell in load_submission(path).cells], exercise="digits-mlp"))
+        for path in sorted(TWINS.glob("*.ipynb"))
+    ]
+
+
+def test_a_copy_disguised_with_aliases_and_reordered_cells_is_identical_and_honest_twins_are_not() -> None:
+    starter = [cell.source for cell in load_submission(DIGITS_STARTER).cells]
+    group = sample_class()
+    assert [stem for stem, _ in group] == [
+        "disguised-copy",
+        "honest-functional",
+        "honest-sequential",
+        "original",
+    ]
+    for starter_code in (starter, ()):
+        pairs = code_pairs(group, starter_code)
+        assert kinds(pairs) == {("disguised-copy", "original", "code-identical")}
+
+
 def test_a_nearly_identical_copy_is_flagged_similar_with_its_share() -> None:
     edited = [*COPY[:2], COPY[2].replace("print(conv_params, conv_height)", "print('answers', conv_params)")]
     pairs = code_pairs(class_of(alice=ORIGINAL, bob=edited, carol=HONEST), STARTER)
@@ -223,9 +307,9 @@ def test_a_nearly_identical_copy_is_flagged_similar_with_its_share() -> None:
 
 
 def test_code_the_starter_hands_out_is_not_a_reason_to_flag() -> None:
-    untouched = class_of(alice=STARTER, bob=[*STARTER, "print('done')\n"])
+    untouched = class_of(alice=STARTER, bob=[cell.replace("# TODO", "# done?") for cell in STARTER])
     assert code_pairs(untouched, STARTER) == []
-    assert kinds(code_pairs(untouched, ())) == {("alice", "bob", "code-similar")}  # unknown starter: alike
+    assert kinds(code_pairs(untouched, ())) == {("alice", "bob", "code-identical")}  # unknown starter: alike
 
 
 def test_lines_most_of_a_class_shares_are_set_aside() -> None:
@@ -263,6 +347,44 @@ def test_identical_trained_weights_are_flagged_and_untrained_ones_are_not() -> N
     assert kinds(pairs) == {("alice", "bob", "weights-identical")}
     untrained = find_similar([("alice", result(weights="ab" * 32)), ("bob", result(weights="ab" * 32))])
     assert untrained == ()
+
+
+SELF_SEEDED = ["import keras\nkeras.utils.set_random_seed(0)  # as the lesson says\n"]
+
+
+def test_identical_weights_or_histories_a_shared_seed_explains_are_not_flagged() -> None:
+    """The same code with the same seed trains to the same numbers: that is no evidence of copying."""
+    history = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.75]}
+
+    def twins(**kwargs: Any) -> tuple[similarity.SimilarPair, ...]:
+        same: dict[str, Any] = {
+            "weights": "ab" * 32,
+            "sketch": (1.0, 2.0),
+            "trained": True,
+            "history": history,
+        }
+        return find_similar([("alice", result(**same, **kwargs)), ("bob", result(**same, **kwargs))])
+
+    flagged = {("alice", "bob", "weights-identical"), ("alice", "bob", "history-identical")}
+    assert kinds(twins()) == flagged  # each kernel its own seed, yet the same numbers
+    assert twins(seed=7) == ()  # both kernels had one seed (graded before each had its own)
+    assert twins(cells=SELF_SEEDED) == ()  # both notebooks seed themselves
+    assert kinds(twins(seed=7, checkpoint=True)) == flagged  # loaded weights are never the seed's doing
+    unrecorded = result(weights="ab" * 32, trained=True).model_copy(update={"kernel_setup": None})
+    assert find_similar([("alice", unrecorded), ("bob", result(weights="ab" * 32, trained=True))]) == ()
+    only_one_seeds_itself = [
+        ("alice", result(SELF_SEEDED, weights="ab" * 32, trained=True)),
+        ("bob", result(weights="ab" * 32, trained=True)),
+    ]
+    assert kinds(find_similar(only_one_seeds_itself)) == {("alice", "bob", "weights-identical")}
+
+
+def test_near_identical_sketches_a_shared_seed_explains_are_not_flagged() -> None:
+    group = [
+        ("alice", result(weights="a" * 64, sketch=(0.5, -1.0, 2.0, 0.25), trained=True, seed=3)),
+        ("bob", result(weights="b" * 64, sketch=(0.5, -1.0, 2.0, 0.26), trained=True, seed=3)),
+    ]
+    assert find_similar(group) == ()
 
 
 def test_near_identical_weight_sketches_are_flagged_within_one_architecture() -> None:
@@ -387,3 +509,54 @@ def test_grade_batch_flags_a_renamed_copy_and_not_honest_work(tmp_path: Path) ->
     section = (out / "index.html").read_text().split("<h2>Similar submissions</h2>")[1].split("<h2>")[0]
     assert "alice" in section and "bob" in section and "carol" not in section
     assert (REPO / "exercises" / "conv-dims" / "starter.ipynb").is_file()  # the starter set aside by default
+
+
+TRAINED_RUBRIC = """\
+exercise: digits-mlp
+title: A multilayer perceptron for handwritten digits
+model: {variable: model, input_shape: [8, 8]}
+limits: {timeout: 300, cell_timeout: 120}
+training: {max_epochs: 2}
+checks:
+  - {id: size, points: 1, total_params: 8970}
+"""
+
+
+@pytest.mark.slow
+def test_grade_batch_flags_a_disguised_copy_and_not_honest_twins_trained_in_real_kernels(
+    tmp_path: Path,
+) -> None:
+    """Sequential and functional twins of the lesson's model, and a copy disguised with aliases, trained."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for path in TWINS.glob("*.ipynb"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    rubric = tmp_path / "digits-mlp.yaml"
+    rubric.write_text(TRAINED_RUBRIC, encoding="utf-8")
+    out = tmp_path / "reports"
+    done = run_grade(
+        "batch", folder, "--rubric", rubric, "--starter", DIGITS_STARTER, "-j", "2", "--out", out,
+        out_dir=out, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    graded = {
+        path.stem: json.loads((out / path.name.replace(".ipynb", ".json")).read_text())
+        for path in TWINS.glob("*.ipynb")
+    }
+    for stem, report in graded.items():
+        assert report["model"]["total_params"] == 8970, stem
+        assert any(event["event"] == "trained" for event in report["kernel_setup"]["training"]), stem
+    sequential, functional = graded["honest-sequential"], graded["honest-functional"]
+    assert sequential["kernel_setup"]["seed"] != functional["kernel_setup"]["seed"]
+    assert sequential["model"]["weights_sha256"] != functional["model"]["weights_sha256"]
+    with (out / "similarity.csv").open(newline="") as handle:
+        flagged = {(r["student_a"], r["student_b"], r["kind"]) for r in csv.DictReader(handle)}
+    assert flagged == {("disguised-copy", "original", "code-identical")}
+
+    # The same honest notebook graded alone gets its batch seed again, and the same trained weights.
+    alone = tmp_path / "alone"
+    again = run_grade(folder / "honest-sequential.ipynb", "--rubric", rubric, out_dir=alone, timeout=300)
+    assert again.returncode == 0, again.stderr
+    regraded = json.loads((alone / "honest-sequential.json").read_text())
+    assert regraded["kernel_setup"]["seed"] == sequential["kernel_setup"]["seed"]
+    assert regraded["model"]["weights_sha256"] == sequential["model"]["weights_sha256"]

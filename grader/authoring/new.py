@@ -9,8 +9,12 @@ reports every difference from the grade each was declared to get.
 A course's own notebooks are written for Keras 2 and download their data (`cifar10.load_data()`),
 so a solution is measured the way the rubric will grade it: under the Keras 2 compatibility
 layer when it asks for it or the static scan finds Keras 2 idioms, with the data sets given by
-`--dataset` answered offline, and with `fit` capped by `--max-epochs`; the rubric then says so
-(`compat: keras2`, `datasets:`, `training:`).
+`--dataset` answered offline, and with `fit` capped by `--max-epochs` and `--max-steps`; the rubric
+then says so (`compat: keras2`, `datasets:`, `training:`), and says nothing of Keras 2 otherwise.
+
+The draft is meant to be read and trimmed by an instructor, so it reads like the lesson: its title
+is the notebook's first real heading (not the licence or the "Run in Colab" badges above it), and
+its layer rows spell out the settings the lesson teaches (see `_layer_spec`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import io
 import json
 import math
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast, get_args
@@ -59,12 +65,19 @@ class AccuracyPlan:
 class SolutionSetup:
     """How the solution runs, as the rubric will say: Keras 2 layer, data sets answered offline, epochs.
 
-    `compat_choice` is `--compat` as given (None: decided by the static scan).
+    `compat_choice` is `--compat` as given (None: decided by the static scan); `max_epochs` and
+    `max_steps` are the rubric's `training:` caps (epochs per fit, batches per epoch).
     """
 
     compat_choice: CompatChoice | None = None
     datasets: tuple[tuple[CourseSet, CourseDataset], ...] = ()
     max_epochs: int | None = None
+    max_steps: int | None = None
+
+    def training(self) -> dict[str, int]:
+        """The rubric's `training:` mapping: only the caps that were given."""
+        caps = {"max_epochs": self.max_epochs, "max_steps": self.max_steps}
+        return {key: value for key, value in caps.items() if value}
 
 
 @dataclass(frozen=True)
@@ -172,7 +185,7 @@ def measure_solution(
         what = f"{cell.error_name}: {cell.error_value}" if cell.error_name else cell.status
         raise SubmissionError(
             f"{path}: the solution's cell {cell.number} did not run cleanly ({what})",
-            hint=_fix_for(cell, compat, course, result.notes),
+            hint=_fix_for(cell, compat, course, result.notes, result.run.cells),
         )
     if result.model is None:
         problem = next((c.message for c in result.checks if c.status == "error"), "no model was measured")
@@ -212,9 +225,17 @@ def measure_solution(
 
 
 def _fix_for(
-    cell: CellOutcome, compat: CompatMode | None, course: SolutionSetup, notes: tuple[str, ...]
+    cell: CellOutcome,
+    compat: CompatMode | None,
+    course: SolutionSetup,
+    notes: tuple[str, ...],
+    cells: tuple[CellOutcome, ...] = (),
 ) -> str:
     """What the author can do about the solution's first failing cell, in `rubric new`'s own options."""
+    fix_first = "a rubric is measured from a solution that runs from top to bottom; fix it first"
+    subsample = hints.subsample_hint(cell, cells)
+    if subsample is not None:
+        return f"{subsample} ({fix_first})"
     text = f"{cell.error_value or ''}\n{cell.traceback or ''}"
     dataset = hints.KERAS_DATASET.search(text)
     if dataset and hints.NETWORK_FAILURE.search(text):
@@ -229,7 +250,9 @@ def _fix_for(
         )
     if compat is None and cell.hint and "Keras 3" in cell.hint:
         return f"{cell.hint} Pass --compat keras2 to measure it under the compatibility layer."
-    return "a rubric is measured from a solution that runs from top to bottom; fix it first"
+    if cell.hint:
+        return f"{cell.hint} ({fix_first})"
+    return fix_first
 
 
 def _relevant(note: str) -> str:
@@ -278,7 +301,7 @@ def _provisional_rubric(
             "files": [os.path.relpath(f.resolve(), base) for f in files],
             "checks": checks,
             "compat": compat,
-            "training": {"max_epochs": course.max_epochs} if course.max_epochs else {},
+            "training": course.training(),
             "datasets": {name: spec.model_dump(exclude_unset=True) for name, spec in course.datasets},
         }
     )
@@ -292,20 +315,60 @@ def _exercise_from_path(path: Path) -> str:
 
 
 def _notebook_title(submission: Submission) -> str | None:
-    """The first Markdown heading of a notebook, the natural title of its exercise."""
+    """The notebook's first heading that names its exercise (see `choose_title`)."""
     if submission.kind != "notebook":
         return None
     try:
         notebook = nbformat.read(str(submission.path), as_version=4)
     except Exception:
         return None
-    for cell in notebook.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in str(cell.source).splitlines():
-            if line.startswith("#"):
-                return line.lstrip("#").strip() or None
+    return choose_title(str(cell.source) for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+HTML_HEADING = re.compile(r"<h[1-6][^>]*>(.*?)</h[1-6]>", re.IGNORECASE | re.DOTALL)
+MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+HTML_TAG = re.compile(r"<[^>]+>")
+EMPHASIS = re.compile(r"\*\*|__|`")
+BOILERPLATE = re.compile(
+    r"copyright|\blicen[cs]ed?\b|all rights reserved|@title|"
+    r"\b(?:run|open|view)\s+(?:it\s+)?(?:in|on)\s+(?:google\s+)?(?:colab|github|kaggle|binder|tensorflow\.org)|"
+    r"\bdownload\s+(?:the\s+)?notebook\b|\bview\s+source\b",
+    re.IGNORECASE,
+)
+"""Headings above a notebook's real title: licence and copyright cells, badges and their links."""
+
+
+def choose_title(markdown_cells: Iterable[str]) -> str | None:
+    """The first heading of the Markdown cells that is not boilerplate, as plain text.
+
+    Published notebooks open with a copyright cell ("##### Copyright 2019 The TensorFlow
+    Authors."), a licence, or "Run in Google Colab" / "View on GitHub" badges before the heading
+    that names the lesson; a heading that is one of those, or nothing but images and links, is
+    skipped. Markdown (`#`) and HTML (`<h1>`) headings count; links keep their text.
+    """
+    for source in markdown_cells:
+        for heading in _headings(source):
+            text = _plain(heading)
+            if text and not BOILERPLATE.search(text):
+                return text
     return None
+
+
+def _headings(source: str) -> Iterable[str]:
+    for line in source.splitlines():
+        if match := ATX_HEADING.match(line):
+            yield match.group(1)
+        for html in HTML_HEADING.finditer(line):
+            yield html.group(1)
+
+
+def _plain(heading: str) -> str:
+    """A heading's words without images, link targets, tags or emphasis marks."""
+    text = MARKDOWN_LINK.sub(r"\1", MARKDOWN_IMAGE.sub("", heading))
+    text = EMPHASIS.sub("", HTML_TAG.sub("", text))
+    return " ".join(text.split()).strip(" -:|")
 
 
 def schema_reference(out: Path | None, project: Path | None = None) -> str:
@@ -338,8 +401,8 @@ def rubric_yaml(
     root["limits"] = limits
     if measured.compat is not None:
         root["compat"] = measured.compat
-    if measured.course.max_epochs:
-        root["training"] = _flow_map({"max_epochs": measured.course.max_epochs})
+    if measured.course.training():
+        root["training"] = _flow_map(measured.course.training())
     if measured.course.datasets:
         root["datasets"] = _datasets_yaml(measured.course.datasets, out_dir)
     if measured.files:
@@ -377,7 +440,7 @@ def rubric_yaml(
     root.yaml_add_eol_comment(f"seconds; the solution ran in {measured.duration_s:.1f} s", "limits")
     if measured.compat is not None:
         root.yaml_add_eol_comment("the solution is written for Keras 2", "compat")
-    if measured.course.max_epochs:
+    if measured.course.training():
         root.yaml_add_eol_comment("caps every fit call, so that a class grades in minutes", "training")
     if measured.course.datasets:
         root.yaml_add_eol_comment("keras.datasets.X.load_data() answers with these, offline", "datasets")
@@ -469,25 +532,57 @@ def _architecture_check(layers: tuple[LayerFacts, ...]) -> CommentedMap:
     return check
 
 
+SETTINGS = ("filters", "units", "kernel_size", "pool_size", "strides", "padding", "activation", "rate")
+"""The layer settings a rubric row can compare (the rubric's `LayerSpec`, the inspector's measured config)."""
+CORE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "conv": ("filters", "kernel_size", "strides", "padding", "activation"),
+    "pool": ("pool_size", "strides", "padding"),
+    "Dense": ("units", "activation"),
+}
+"""The settings the lesson teaches for each kind of layer: a row names them even at their default, so
+that a student's `strides=2` where the solution has 1 is reported as "strides 2, expected 1"."""
+KERAS_DEFAULTS: dict[str, Any] = {"strides": 1, "padding": "valid", "activation": "linear"}
+"""Keras' defaults for the settings that have one; the others (filters, units, ...) are always given."""
+
+
+def _layer_family(layer_type: str) -> str:
+    """conv for every convolution, pool for windowed pooling (not Global*), else the type itself."""
+    kind = formulas.canonical_type(layer_type)
+    if "Conv" in kind:
+        return "conv"
+    if kind in formulas.POOL_TYPES or re.fullmatch(r"(?:Max|Average)Pooling[123]D", kind):
+        return "pool"
+    return kind
+
+
+def layer_settings(layer_type: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a generated row spells out for one measured layer, in the rubric's order.
+
+    A setting is written when it is one of the lesson's core settings for the layer's kind
+    (`CORE_SETTINGS`: filters, kernel size, strides, padding and activation of a convolution;
+    window, strides and padding of a pooling layer; units and activation of a Dense layer), or
+    when the solution's value differs from the Keras default (`KERAS_DEFAULTS`; a pooling
+    layer's strides default to its window). Anything else at its default is left out, so that a
+    row reads like the line of code it came from. A square window is written as one number.
+    """
+    core = CORE_SETTINGS.get(_layer_family(layer_type), ())
+    defaults = dict(KERAS_DEFAULTS)
+    if config.get("pool_size") is not None:
+        defaults["strides"] = config["pool_size"]
+    settings: dict[str, Any] = {}
+    for key in SETTINGS:
+        value = config.get(key)
+        if value is None:
+            continue
+        if key in core or key not in defaults or _compact(value) != _compact(defaults[key]):
+            settings[key] = _compact(value)
+    return settings
+
+
 def _layer_spec(layer: LayerFacts) -> CommentedMap:
-    """A layer's spec in the rubric's words, leaving out settings that are the Keras default."""
+    """A layer's row: its type, its settings (`layer_settings`), output shape and parameter count."""
     spec = CommentedMap(type=layer.type)
-    config = layer.config
-    kind = formulas.canonical_type(layer.type)
-    for key in ("filters", "units", "kernel_size", "pool_size"):
-        if config.get(key) is not None:
-            spec[key] = _compact(config[key])
-    strides = config.get("strides")
-    default_strides = config.get("pool_size") if kind in formulas.POOL_TYPES else 1
-    if strides is not None and default_strides is not None and _compact(strides) != _compact(default_strides):
-        spec["strides"] = _compact(strides)
-    padding = config.get("padding")
-    if padding is not None and (kind == "Conv2D" or padding != "valid"):
-        spec["padding"] = padding
-    if config.get("activation") is not None:
-        spec["activation"] = config["activation"]
-    if config.get("rate") is not None:
-        spec["rate"] = config["rate"]
+    spec.update(layer_settings(layer.type, layer.config))
     if layer.output_shape is not None and all(d is not None for d in layer.output_shape):
         spec["output_shape"] = _flow_seq(layer.output_shape)
     spec["params"] = layer.params

@@ -29,10 +29,15 @@ SKIPPED_FOLDERS = (".ipynb_checkpoints", "__pycache__", ".git", ".keys", ".artif
 
 @dataclass(frozen=True)
 class Found:
-    """One submission file and the unique stem its reports are named after."""
+    """One submission file, the unique stem its reports are named after, and its path from the batch's root.
+
+    `relative` is the folders and file name as the file system gave them (never a string split on
+    separators again), for `--rubric-for` and a rubric's `match:` (`grader.rubric.globs`).
+    """
 
     stem: str
     path: Path
+    relative: tuple[str, ...]
 
 
 def discover(target: str, out_dir: Path) -> list[Found]:
@@ -104,7 +109,7 @@ def _unique_stems(files: list[Path], base: Path) -> list[Found]:
     for item in named:
         if taken[folded[item.path]] > 1:
             stems[item.path] = f"_{DISAMBIGUATOR}{_digest(item.identity)}"
-    return [Found(stem=stems[path], path=path) for path in files]
+    return [Found(stem=stems[path], path=path, relative=_relative_parts(path, base)) for path in files]
 
 
 def _disambiguators(members: list[_Named]) -> list[str]:
@@ -122,6 +127,11 @@ def _identity(path: Path, base: Path) -> str:
     if path.is_relative_to(base):
         return path.relative_to(base).as_posix()
     return "\0" + path.as_posix()
+
+
+def _relative_parts(path: Path, base: Path) -> tuple[str, ...]:
+    """The folders and name of `path` below the batch's root; its name alone for a file outside it."""
+    return path.relative_to(base).parts if path.is_relative_to(base) else (path.name,)
 
 
 def _digest(identity: str) -> str:

@@ -23,14 +23,16 @@ from pydantic import BaseModel, ConfigDict
 
 from grader.batch.discovery import Found
 from grader.batch.executors import Executor, Task, TaskOutcome, TaskStarted
+from grader.batch.routing import Router, RubricFor
 from grader.batch.store import Keys, ResultStore, execution_key, scoring_key
 from grader.errors import ExitCode, GradingError, SandboxUnavailable
-from grader.grading.grade import Execution, Overrides, resolve_rubric, score
+from grader.grading.grade import Execution, Overrides, score
 from grader.grading.prelude import submitted_files
 from grader.grading.submission import load_submission
 from grader.outputs.gradebook import BatchEntry, write_class_outputs
 from grader.outputs.roster import Roster
 from grader.result import Failure, GradeResult, StageTimes
+from grader.rubric.globs import shown_path
 from grader.rubric.late import LatePolicy, Penalty, modification_times
 from grader.rubric.model import LoadedRubric, load_rubric
 from grader.sandbox import bwrap
@@ -46,6 +48,7 @@ class BatchSettings(BaseModel):
 
     rubric_path: Path | None
     rubrics_dir: Path
+    rubric_for: tuple[RubricFor, ...] = ()
     overrides: Overrides
     out_dir: Path
     force: bool = False
@@ -132,14 +135,15 @@ class BatchSummary:
 
 
 def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure]:
-    """A task per submission (with its keys), or that student's failure row if it cannot be read."""
-    fixed_rubric = load_rubric(settings.rubric_path) if settings.rubric_path is not None else None
+    """A task per submission (with its keys), or that student's failure row if it cannot be read or
+    no one rubric claims it (`grader.batch.routing`); a bad --rubric or --rubric-for raises `RubricError`."""
+    router = Router.load(settings.rubric_path, settings.rubric_for, settings.rubrics_dir)
     scoring: dict[Path, str] = {}
     planned: list[Task | Failure] = []
     for item in found:
         try:
             submission = load_submission(item.path)
-            loaded = fixed_rubric or resolve_rubric(submission, None, settings.rubrics_dir)
+            loaded = router.choose(submission, item.relative)
             payload = item.path.read_bytes()
             attachments = tuple(
                 (path.name, path.read_bytes()) for path in submitted_files(item.path, loaded.rubric)
@@ -154,7 +158,7 @@ def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure
             failure = Failure.from_error(item.stem, item.path.name, exc)
             planned.append(
                 failure.model_copy(
-                    update={"message": failure.message.replace(str(item.path), item.path.name)}
+                    update={"message": failure.message.replace(str(item.path), shown_path(item.relative))}
                 )
             )
             continue

@@ -104,7 +104,7 @@ def grade_task(task: Task) -> TaskOutcome:
             kept = Path(folder) / ".kept"
             if loaded.rubric.needs_model:
                 shared_inspector(loaded, task.overrides).start()
-            execution = execute(load_submission(path), loaded, task.overrides, kept)
+            execution = execute(load_submission(path), loaded, task.overrides, kept, task.stem)
             result = score(execution, loaded, kept, task.overrides)
             models = _kept_models(execution, kept)
     except GradingError as exc:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grader import __version__
-from grader.grading import course, datasets
+from grader.grading import course, datasets, unmeasured
 from grader.grading.grade import Execution, Overrides
 from grader.outputs.gradebook import BatchEntry
 from grader.render.report import write_reports
@@ -128,14 +128,21 @@ class ResultStore:
         self.keys.mkdir(parents=True, exist_ok=True)
 
     def stored_keys(self, stem: str) -> Keys | None:
-        """The keys of the student's complete result on disk, or None (no result, or an unreadable one)."""
+        """The keys of the student's complete result on disk, or None (no result, or an unreadable one).
+
+        A result the grader could not measure (`grader.grading.unmeasured`) is never unchanged: its
+        scoring key is withheld, so the next batch scores it again from what ran (the inspector
+        may have failed for a passing reason: memory, time) instead of keeping the empty grade.
+        """
         key_file = self.keys / f"{stem}.key"
         result = self.out_dir / f"{stem}.json"
         try:
             keys = Keys.model_validate_json(key_file.read_text(encoding="utf-8"))
-            GradeResult.from_file(result)
+            stored = GradeResult.from_file(result)
         except (ValueError, OSError):
             return None
+        if unmeasured.reason(stored.notes) is not None:
+            return keys.model_copy(update={"scoring": ""})
         return keys
 
     def execution(self, stem: str) -> tuple[Execution, Path] | None:

@@ -17,20 +17,41 @@ from grader.cli.shared import out_option, overrides_options, reports_errors, rub
 from grader.errors import GradingError
 
 if TYPE_CHECKING:
+    from grader.batch.routing import RubricFor
     from grader.grading.grade import Overrides
 
 
 BATCH_EXIT_CODES = (
     "Exit codes: 0 batch done (a student's unreadable file is a row, not a failure), 2 usage (a bad "
-    "option, no submissions found, or a --roster that cannot be read), 3 bad --rubric, 5 the grader "
-    "failed on a submission, 6 sandbox required but unavailable, 130 interrupted (Ctrl-C or SIGTERM; "
-    "the results already written are kept, and a re-run grades the rest)."
+    "option, no submissions found, or a --roster that cannot be read), 3 a bad rubric of --rubric or "
+    "--rubric-for, 5 the grader failed on a submission, 6 sandbox required but unavailable, 130 "
+    "interrupted (Ctrl-C or SIGTERM; the results already written are kept, and a re-run grades the rest)."
 )
+
+
+def _rubric_for(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Any, ...]:
+    """Each `--rubric-for PATTERN=RUBRIC` parsed and its glob checked, or a usage error saying what is wrong."""
+    from grader.batch.routing import RubricFor
+
+    try:
+        return tuple(RubricFor.parse(value) for value in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 @click.command("batch", epilog=BATCH_EXIT_CODES)
 @click.argument("target", metavar="DIR_OR_GLOB")
 @rubric_source_options
+@click.option(
+    "--rubric-for",
+    "rubric_for",
+    metavar="PATTERN=RUBRIC",
+    multiple=True,
+    callback=_rubric_for,
+    help="Grade the submissions whose path (relative to DIR_OR_GLOB's folder) matches PATTERN with RUBRIC, "
+    "a rubric file or an exercise id in --rubrics: 'week3/*=conv-dims'. Repeatable; `*` stays within a "
+    "folder, `**` spans folders. Wins over a notebook's exercise and a rubric's match:; see docs/batch.md.",
+)
 @click.option(
     "-j",
     "--jobs",
@@ -118,6 +139,7 @@ def grade_batch(
     target: str,
     rubric_path: Path | None,
     rubrics_dir: Path,
+    rubric_for: tuple[RubricFor, ...],
     jobs: int | None,
     out_dir: Path,
     force: bool,
@@ -148,6 +170,10 @@ def grade_batch(
     from grader.rubric.late import parse_due, parse_penalty
     from grader.rubric.limits import LimitOverrides
 
+    if rubric_path is not None and rubric_for:
+        raise click.UsageError(
+            "--rubric grades every submission with one rubric, so --rubric-for would never apply; give one of them"
+        )
     if address and executor_name != "ray":
         raise click.UsageError("--address needs --executor ray")
     if kernels_per_gpu > 1 and not gpus:
@@ -177,6 +203,7 @@ def grade_batch(
     settings = BatchSettings(
         rubric_path=rubric_path,
         rubrics_dir=rubrics_dir,
+        rubric_for=rubric_for,
         overrides=overrides,
         out_dir=out_dir,
         force=force,

@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.text import Text
 
 from grader.batch.engine import BatchEvent, BatchSummary, Failed, Graded, Grading, Planned
+from grader.grading import unmeasured
 from grader.render.report import plain
 
 MIB = 1024 * 1024
@@ -66,6 +67,13 @@ class BatchView:
         elif isinstance(event, Grading):
             self.running.append(event.stem)
             self._describe()
+        elif isinstance(event, Graded) and (why := unmeasured.reason(event.result.notes)) is not None:
+            self.say(
+                Text.assemble(
+                    ("?", "magenta"), " ", plain(event.stem), ": not measured, no grade: ", plain(why)
+                )
+            )
+            self._done(event.stem)
         elif isinstance(event, Graded):
             result = event.result
             mark, style = ("↻", "cyan") if event.rescored else ("✔", "green")

@@ -52,6 +52,11 @@ def rubric_group() -> None:
     "--max-epochs", type=click.IntRange(min=1), help="Cap every fit call (written as training: {max_epochs})."
 )
 @click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="Cap every epoch at this many batches (written as training: {max_steps}).",
+)
+@click.option(
     "--out", "out", type=click.Path(path_type=Path), help="Write the rubric here (default: stdout)."
 )
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
@@ -67,6 +72,7 @@ def rubric_new(
     course_sets: tuple[str, ...],
     compat: Literal["keras2", "none"] | None,
     max_epochs: int | None,
+    max_steps: int | None,
     out: Path | None,
     force: bool,
 ) -> None:
@@ -83,7 +89,9 @@ def rubric_new(
         sets = authoring.parse_datasets(course_sets)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--dataset") from None
-    setup = authoring.SolutionSetup(compat_choice=compat, datasets=sets, max_epochs=max_epochs)
+    setup = authoring.SolutionSetup(
+        compat_choice=compat, datasets=sets, max_epochs=max_epochs, max_steps=max_steps
+    )
     measured = authoring.measure_solution(
         solution, variable, exercise, files=files, accuracy=plan, course=setup
     )

@@ -6,19 +6,18 @@ so every verdict can be reproduced from the JSON result alone.
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from grader.grading import alignment
 from grader.grading.probe import ProbeFacts
 from grader.inside.inspector.facts import LayerFacts, ModelFacts
 from grader.result import CheckResult, LayerRow, Metrics, TierOutcome
 from grader.rubric import formulas
 from grader.rubric.model import AccuracySpec, CheckSpec, LayerSpec, Range, Rubric, WithheldCheck
 
-PAIR_KEYS = ("kernel_size", "strides", "pool_size")
 WITHOUT_ANSWERS = {
     "layers": "self-check: layer types only; their settings, shapes and parameter counts are checked when graded",
     "variable": "self-check: whether the value is right is checked when graded",
@@ -262,18 +261,18 @@ def _equal(actual: Any, expected: Any, tolerance: float) -> bool:
 def check_layers(
     spec: CheckSpec, expected: list[LayerSpec], model: ModelFacts, input_shape: tuple[int, ...] | None
 ) -> CheckResult:
-    rows = _align(expected, model, input_shape)
-    matches = sum(row.status == "match" for row in rows)
-    first = next((i for i, row in enumerate(rows) if row.status != "match"), None)
-    if first is None:
+    """Points in proportion to the rows not charged: a row that only follows from an earlier difference costs nothing."""
+    rows = alignment.layer_rows(expected, model, input_shape)
+    charged = [i for i, row in enumerate(rows) if row.charged]
+    if not charged:
         matched = (
             "the expected layer matches"
             if len(expected) == 1
             else f"all {len(expected)} expected layers match"
         )
         return _result(spec, "pass", spec.points, matched, layer_rows=rows)
-    points = spec.points * matches / len(rows) if spec.partial else 0.0
-    row = rows[first]
+    points = spec.points * (len(rows) - len(charged)) / len(rows) if spec.partial else 0.0
+    first = charged[0]
     extra = {r.actual["name"] for r in rows if r.status == "extra" and r.actual is not None}
     operations = tuple(node for node in model.layers if node.kind in ("op", "model") and node.name in extra)
     computes = (
@@ -282,15 +281,39 @@ def check_layers(
         if operations
         else ""
     )
+    counted = (
+        f"1 of {len(rows)} layers differs, at layer {rows[first].position}"
+        if len(charged) == 1
+        else f"{len(charged)} of {len(rows)} layers differ, first at layer {rows[first].position}"
+    )
     return _result(
         spec,
         "fail",
         points,
-        f"{computes}{matches} of {len(expected)} expected layers match; first difference at layer {row.position}: "
-        + _describe(row),
+        f"{computes}{counted}: {_describe(rows[first])}{_following(rows, len(charged))}",
         layer_rows=rows,
         first_difference=first,
     )
+
+
+def _following(rows: tuple[LayerRow, ...], charged: int) -> str:
+    """`; layers 5–8 only follow from it and are not charged`: the rows a difference carried over to."""
+    positions = [row.position for row in rows if row.status == "follows"]
+    if not positions:
+        return ""
+    spans: list[str] = []
+    start = previous = positions[0]
+    for position in [*positions[1:], None]:
+        if position is not None and position == previous + 1:
+            previous = position
+            continue
+        spans.append(f"{start}" if start == previous else f"{start}–{previous}")
+        if position is not None:
+            start = previous = position
+    layers = ("layer " if len(positions) == 1 else "layers ") + ", ".join(spans)
+    source = "it" if charged == 1 else "an earlier difference"
+    verb = "follows" if len(positions) == 1 else "follow"
+    return f"; {layers} only {verb} from {source} and {'is' if len(positions) == 1 else 'are'} not charged"
 
 
 def _describe(row: LayerRow) -> str:
@@ -306,175 +329,3 @@ def _describe(row: LayerRow) -> str:
             f"an extra {row.actual['type']} {what} ({row.actual['name']}) that the exercise does not ask for"
         )
     return row.explanation or "; ".join(row.differences)
-
-
-def _align(
-    expected: list[LayerSpec], model: ModelFacts, input_shape: tuple[int, ...] | None
-) -> tuple[LayerRow, ...]:
-    """Pair expected and actual layers by type, so one missing layer does not shift every row."""
-    actual = list(model.layers)
-    matcher = difflib.SequenceMatcher(
-        a=[formulas.canonical_type(s.type) for s in expected],
-        b=[formulas.canonical_type(a.type) for a in actual],
-        autojunk=False,
-    )
-    shapes_in = _expected_inputs(expected, input_shape or _known(model.input_shape))
-    rows: list[LayerRow] = []
-    for op, e0, e1, a0, a1 in matcher.get_opcodes():
-        pairs: list[tuple[int | None, int | None]]
-        if op in ("equal", "replace"):
-            width = max(e1 - e0, a1 - a0)
-            pairs = [(e0 + k if e0 + k < e1 else None, a0 + k if a0 + k < a1 else None) for k in range(width)]
-        elif op == "delete":
-            pairs = [(e, None) for e in range(e0, e1)]
-        else:
-            pairs = [(None, a) for a in range(a0, a1)]
-        for e, a in pairs:
-            position = len(rows) + 1
-            rows.append(
-                _row(
-                    position,
-                    expected[e] if e is not None else None,
-                    actual[a] if a is not None else None,
-                    shapes_in[e] if e is not None else None,
-                )
-            )
-    return tuple(rows)
-
-
-def _known(shape: tuple[int | None, ...] | None) -> tuple[int, ...] | None:
-    if shape is None or any(d is None for d in shape):
-        return None
-    return tuple(int(d) for d in shape if d is not None)
-
-
-def _expected_inputs(
-    expected: list[LayerSpec], input_shape: tuple[int, ...] | None
-) -> list[tuple[int, ...] | None]:
-    """The input shape each expected layer should see, following the rubric's own chain of layers."""
-    shapes: list[tuple[int, ...] | None] = []
-    current = input_shape
-    for spec in expected:
-        shapes.append(current)
-        if spec.output_shape is not None:
-            current = tuple(spec.output_shape)
-        elif current is not None:
-            current = formulas.expected_output(spec.type, spec.attributes(), current)
-    return shapes
-
-
-def _actual_view(layer: LayerFacts) -> dict[str, Any]:
-    view: dict[str, Any] = {"name": layer.name, "type": layer.type, **layer.config}
-    view["output_shape"] = list(layer.output_shape) if layer.output_shape is not None else None
-    view["params"] = layer.params
-    if layer.kind != "layer":
-        view["kind"] = layer.kind
-    if layer.constants:
-        view["constants"] = layer.constants
-    return view
-
-
-def _row(
-    position: int, spec: LayerSpec | None, layer: LayerFacts | None, shape_in: tuple[int, ...] | None
-) -> LayerRow:
-    expected = spec.attributes() if spec is not None else None
-    if expected is not None:
-        expected = {k: list(v) if isinstance(v, tuple) else v for k, v in expected.items()}
-    actual = _actual_view(layer) if layer is not None else None
-    if spec is None:
-        return LayerRow(position=position, expected=None, actual=actual, status="extra")
-    if layer is None:
-        return LayerRow(
-            position=position,
-            expected=expected,
-            actual=None,
-            status="missing",
-            explanation=_missing_explanation(spec, shape_in),
-        )
-    differences = _differences(spec, layer)
-    if not differences:
-        return LayerRow(position=position, expected=expected, actual=actual, status="match")
-    return LayerRow(
-        position=position,
-        expected=expected,
-        actual=actual,
-        status="mismatch",
-        differences=tuple(differences),
-        explanation=_explain(spec, layer, shape_in, differences),
-    )
-
-
-def _missing_explanation(spec: LayerSpec, shape_in: tuple[int, ...] | None) -> str | None:
-    if shape_in is None:
-        return None
-    out = spec.output_shape or formulas.expected_output(spec.type, spec.attributes(), shape_in)
-    if out is None:
-        return None
-    return (
-        f"it should turn {formulas.format_shape(shape_in)} into {formulas.format_shape(out)}; "
-        "without it the layers after it see a larger input, so their shapes and params differ too"
-    )
-
-
-def _differences(spec: LayerSpec, layer: LayerFacts) -> list[str]:
-    found: list[str] = []
-    if formulas.canonical_type(spec.type) != formulas.canonical_type(layer.type):
-        found.append(f"type {layer.type}, expected {spec.type}")
-    for key, wanted in spec.attributes().items():
-        if key == "type":
-            continue
-        have = _actual_value(layer, key)
-        if not _same(key, have, wanted):
-            if key in PAIR_KEYS and have is not None:
-                have, wanted = formulas.pair(have), formulas.pair(wanted)
-            found.append(f"{key} {_show(have)}, expected {_show(wanted)}")
-    return found
-
-
-def _actual_value(layer: LayerFacts, key: str) -> Any:
-    if key == "output_shape":
-        return layer.output_shape
-    if key == "params":
-        return layer.params
-    return layer.config.get(key)
-
-
-def _same(key: str, have: Any, wanted: Any) -> bool:
-    if have is None:
-        return False
-    if key in PAIR_KEYS:
-        return formulas.pair(have) == formulas.pair(wanted)
-    if key == "output_shape":
-        return tuple(have) == tuple(wanted)
-    if key == "rate":
-        return math.isclose(float(have), float(wanted), abs_tol=1e-6)
-    if key == "activation":
-        return str(have).lower() == str(wanted).lower()
-    return bool(have == wanted)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return formulas.format_shape(value)
-    if isinstance(value, str):
-        return f"'{value}'"
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def _explain(
-    spec: LayerSpec, layer: LayerFacts, shape_in: tuple[int, ...] | None, differences: list[str]
-) -> str:
-    """The differences in one sentence: settings first, then shapes and counts with the lesson's formulas."""
-    notes = {d.split(" ", 1)[0]: d for d in differences}
-    if shape_in is not None:
-        attrs = spec.attributes()
-        if "output_shape" in notes and layer.output_shape is not None:
-            notes["output_shape"] = (
-                formulas.explain_shape(spec.type, attrs, shape_in, layer.output_shape)
-                or notes["output_shape"]
-            )
-        if "params" in notes:
-            notes["params"] = (
-                formulas.explain_params(spec.type, attrs, shape_in, layer.params) or notes["params"]
-            )
-    return "; ".join(notes.values())

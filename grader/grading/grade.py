@@ -19,7 +19,17 @@ from pydantic import BaseModel, ConfigDict
 
 from grader import __version__, debugging
 from grader.errors import RubricError
-from grader.grading import course, datasets, evaluate, hints, inspector, migration, prelude
+from grader.grading import (
+    course,
+    datasets,
+    evaluate,
+    hints,
+    inspector,
+    migration,
+    prelude,
+    shell_hints,
+    unmeasured,
+)
 from grader.grading.artifacts import Artifacts, ModelFile
 from grader.grading.check import Evidence, accuracy_refusal, run_checks, unaccounted_operations
 from grader.grading.prelude import CompatChoice
@@ -32,6 +42,7 @@ from grader.rubric import formulas
 from grader.rubric.limits import LimitOverrides, Limits
 from grader.rubric.model import LoadedRubric, Rubric, find_rubrics, load_rubric
 from grader.sandbox import bwrap
+from grader.text import plain
 
 if TYPE_CHECKING:
     LimitOverridesModel = BaseModel
@@ -116,8 +127,17 @@ def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Ov
         return score(execution, loaded, Path(kept), overrides)
 
 
-def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, keep: Path) -> Execution:
-    """Run the submission in its sandboxed kernel; the accepted model files are moved into `keep`."""
+def execute(
+    submission: Submission,
+    loaded: LoadedRubric,
+    overrides: Overrides,
+    keep: Path,
+    identity: str | None = None,
+) -> Execution:
+    """Run the submission in its sandboxed kernel; the accepted model files are moved into `keep`.
+
+    `identity` (a batch's report stem) seeds the kernel (`prelude.submission_seed`).
+    """
     rubric = loaded.rubric
     limits = effective_limits(loaded, overrides)
     sandboxed = overrides.sandbox != "off" and bwrap.bwrap_problem() is None
@@ -128,6 +148,7 @@ def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, 
         overrides.compat,
         provided.kernel_config(sandboxed),
         gpu_memory_mb=limits.gpu_memory_mb,
+        identity=identity,
     )
     kept_workspace = debugging.settings.keep_workdir
     workspaces = (
@@ -160,15 +181,19 @@ def execute(submission: Submission, loaded: LoadedRubric, overrides: Overrides, 
                     variable=model.variable, file=model.path.name, sha256=model.sha256, size=model.size
                 )
             )
-    facts = hints.explain_downloads(
-        migration.explain_failures(run.facts, compat=setup.config.compat is not None)
+    facts = hints.explain(
+        migration.explain_failures(plain_errors(run.facts), compat=setup.config.compat is not None)
+    )
+    environment = (
+        *shell_hints.installs(facts.cells),
+        *shell_hints.keras_backend(facts.cells, keras_imported_first=setup.config.needs_keras),
     )
     return Execution(
         submission=submission.path.name,
         run=facts,
         probe=run.probe,
         models=tuple(stored),
-        notes=(*provided.notes, *run.artifacts.refusals),
+        notes=(*provided.notes, *run.artifacts.refusals, *environment),
         kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
         migration=migration.scan(submission.cells),
     )
@@ -195,6 +220,8 @@ def score(
     models = _inspector(sandboxed, limits) if rubric.needs_model else None
     began = time.monotonic()
     model, chosen, problem, notes = _measure_model(rubric, artifacts, execution.run, models)
+    if model is not None:
+        notes += shell_hints.replaced_model(execution.run.cells, rubric.model.variable, model.variable)
     measured = time.monotonic()
     accuracy: dict[str, evaluate.AccuracyOutcome] = {}
     if models is not None and model is not None:
@@ -275,6 +302,23 @@ def _rubric_files(loaded: LoadedRubric) -> list[Path]:
     return paths
 
 
+def plain_errors(facts: RunFacts) -> RunFacts:
+    """The run's facts with terminal codes taken out of every cell's error (Keras writes names in bold)."""
+    cells = tuple(
+        cell.model_copy(
+            update={
+                "error_name": plain(cell.error_name) if cell.error_name else cell.error_name,
+                "error_value": plain(cell.error_value) if cell.error_value else cell.error_value,
+                "traceback": plain(cell.traceback) if cell.traceback else cell.traceback,
+            }
+        )
+        if cell.status != "ok"
+        else cell
+        for cell in facts.cells
+    )
+    return facts.model_copy(update={"cells": cells})
+
+
 def _run_problem(facts: RunFacts) -> str | None:
     ended = next((c for c in facts.cells if c.status in ("died", "memory", "timeout")), None)
     if ended is None:
@@ -315,8 +359,10 @@ def _measure_model(
     named = [m for m in probe.models if m.variable == wanted]
     candidates = named or list(probe.models)
     measured = [(m, *_measure_one(m, artifacts, models)) for m in candidates]
-    chosen, model, problem = max(measured, key=lambda item: _similarity(rubric, item[1]))
+    chosen, model, problem, grader_side = max(measured, key=lambda item: _similarity(rubric, item[1]))
     notes: list[str] = []
+    if model is None and grader_side and problem is not None:
+        notes.append(unmeasured.note(problem))
     if not named:
         reason = (
             f"the rubric grades `{wanted}`, which the notebook does not define"
@@ -335,15 +381,21 @@ def _measure_model(
 
 def _measure_one(
     probed: ProbedModel, artifacts: Artifacts, models: inspector.Inspector
-) -> tuple[ModelFacts | None, str | None]:
+) -> tuple[ModelFacts | None, str | None, bool]:
+    """The model's measurement, or the problem and whether it lay on the grader's side of the wall.
+
+    A model the student's kernel could not save is the notebook's doing (a layer Keras cannot
+    serialise); one the inspector could not load or measure (a time or memory limit, a crash, a
+    loader error) is the grader's, and must not become the student's 0 (`grader.grading.unmeasured`).
+    """
     saved = artifacts.models.get(probed.variable)
     if probed.error or saved is None:
-        why = probed.error or "the probe saved no file for it"
-        return None, f"`{probed.variable}` could not be saved for inspection: {why}"
+        why = plain(probed.error or "the probe saved no file for it")
+        return None, f"`{probed.variable}` could not be saved for inspection: {why}", False
     try:
-        return models.measure(saved), None
+        return models.measure(saved), None, False
     except inspector.InspectorError as exc:
-        return None, f"`{probed.variable}`: {exc}"
+        return None, f"`{probed.variable}`: {plain(str(exc))}", True
 
 
 def _similarity(rubric: Rubric, model: ModelFacts | None) -> float:

@@ -31,14 +31,15 @@ from multiprocessing import util as multiprocessing_util
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grader import debugging
 from grader.grading.artifacts import ModelFile
-from grader.inside.inspector import wire
+from grader.inside.inspector import schema, wire
 from grader.inside.inspector.facts import ModelFacts
+from grader.inside.inspector.schema import Prediction, Timing
 from grader.rubric import limits
-from grader.sandbox import bwrap, enforce
+from grader.sandbox import bwrap, command, enforce
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
@@ -59,27 +60,6 @@ class InspectorSettings(BaseModel):
     sandboxed: bool
     memory_mb: int = 4096
     timeout_s: float = 300.0
-
-
-class Prediction(BaseModel):
-    """One class index per held-out input, and how many inputs gave non-finite scores (no indices)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    classes: tuple[int, ...]
-    nonfinite: int = Field(ge=0)
-    device: str = Field(max_length=200)
-    duration_s: float
-
-
-class Timing(BaseModel):
-    """What one request cost inside the inspector, for capacity planning (docs/performance.md)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    load_ms: float = 0.0
-    walk_ms: float = 0.0
-    round_trip_ms: float = 0.0
 
 
 @dataclass
@@ -110,26 +90,19 @@ class Inspector:
                 self._process = self._spawn()
 
     def measure(self, model: ModelFile) -> ModelFacts:
-        reply = self._call(
-            {"op": "measure", "variable": model.variable, "sha256": model.sha256}, [model.path]
-        )
+        reply = self._call(schema.MeasureRequest(variable=model.variable, sha256=model.sha256), [model.path])
         try:
-            return ModelFacts.model_validate(reply["facts"])
-        except (KeyError, ValidationError) as exc:
+            return schema.Measured.model_validate(reply).facts
+        except ValidationError as exc:
             raise InspectorError(
                 f"the inspector's measurement of `{model.variable}` was malformed ({exc})"
             ) from None
 
     def predict(self, model: ModelFile, inputs: Path, num_classes: int, batch_size: int) -> Prediction:
-        request = {
-            "op": "predict",
-            "sha256": model.sha256,
-            "num_classes": num_classes,
-            "batch_size": batch_size,
-        }
+        request = schema.PredictRequest(sha256=model.sha256, num_classes=num_classes, batch_size=batch_size)
         reply = self._call(request, [model.path, inputs])
         try:
-            return Prediction.model_validate(reply)
+            return schema.Predicted.model_validate(reply).prediction()
         except ValidationError as exc:
             raise InspectorError(
                 f"the inspector's predictions were malformed ({exc.errors()[0]['msg']})"
@@ -145,7 +118,10 @@ class Inspector:
 
     # ---- the client side of the protocol ------------------------------------------------------
 
-    def _call(self, request: dict[str, Any], files: list[Path]) -> dict[str, Any]:
+    def _call(
+        self, request: schema.MeasureRequest | schema.PredictRequest, files: list[Path]
+    ) -> dict[str, Any]:
+        """Send `request` with `files` as descriptors; the reply, still to be validated as the answer expected."""
         with self._lock:
             began = time.monotonic()
             if self._process is None or self._process.popen.poll() is not None:
@@ -153,7 +129,7 @@ class Inspector:
             process = self._process
             try:
                 if not process.ready:
-                    wire.receive(process.socket, began + START_TIMEOUT_S)
+                    schema.Ready.model_validate(wire.receive(process.socket, began + START_TIMEOUT_S))
                     process.ready = True
                 deadline = time.monotonic() + self.settings.timeout_s
                 fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files]
@@ -168,11 +144,8 @@ class Inspector:
                 log.warning("stopping the inspector: %s (log: %s)", message, process.log)
                 self._kill()
                 raise InspectorError(message) from None
-            timing = reply.get("timing") or {}
-            self.last_timing = Timing(
-                load_ms=float(timing.get("load_ms", 0.0)),
-                walk_ms=float(timing.get("walk_ms", 0.0)),
-                round_trip_ms=round(1000 * (time.monotonic() - began), 1),
+            self.last_timing = _timing(reply).model_copy(
+                update={"round_trip_ms": round(1000 * (time.monotonic() - began), 1)}
             )
         if not reply.get("ok"):
             raise InspectorError(str(reply.get("error", "the inspector failed"))[:1000])
@@ -197,22 +170,22 @@ class Inspector:
     def _spawn(self) -> _Process:
         self.starts += 1
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv = [sys.executable, "-m", "grader.inside.inspector.server", str(child.fileno())]
-        env = inspector_env()
         cgroup = enforce.MemoryCgroup.create(self.settings.memory_mb, purpose="inspector")
         uid = enforce.kernel_uid(enforce.INSPECTOR_SLOT) if self.settings.sandboxed else None
-        # RLIMIT_NPROC counts every process of the uid: without a uid of its own, it would count the grader's.
-        rlimits = (
-            enforce.rlimit_argv(PROCESS_LIMIT, TMP_MB) if uid is not None else enforce.fsize_argv(TMP_MB)
+        layout = bwrap.SandboxLayout(readable=package_folders(), uid=uid, tmp_mb=TMP_MB)
+        spec = command.SandboxSpec(
+            program=(sys.executable, "-m", "grader.inside.inspector.server", str(child.fileno())),
+            env=inspector_env(),
+            layout=layout if self.settings.sandboxed else None,
+            cgroup_procs=cgroup.procs if cgroup is not None else None,
+            # RLIMIT_NPROC counts every process of the uid: without a uid of its own, it would count the grader's.
+            processes=PROCESS_LIMIT if uid is not None else None,
+            file_mb=TMP_MB,
         )
-        prefix = [*enforce.clean_env_argv(env), *(cgroup.join_argv() if cgroup else []), *rlimits]
-        if self.settings.sandboxed:
-            layout = bwrap.SandboxLayout(readable=package_folders(), uid=uid, tmp_mb=TMP_MB)
-            argv = bwrap.bwrap_command(layout, argv)
         log_path = self.folder / f"inspector-{self.starts}.log"
         with open(log_path, "wb") as stderr:
             popen = subprocess.Popen(
-                [*prefix, *argv],
+                spec.argv(),
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -247,27 +220,17 @@ class Inspector:
             process.cgroup.remove()
 
 
+def _timing(reply: dict[str, Any]) -> Timing:
+    """What the inspector says the request cost (zeros where it says nothing usable: it is for planning only)."""
+    try:
+        return Timing.model_validate(reply.get("timing") or {})
+    except ValidationError:
+        return Timing()
+
+
 def inspector_env() -> dict[str, str]:
-    """The inspector's whole environment: nothing of the grader's except the device and numeric settings."""
-    env = {
-        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
-    }
-    for name in (
-        "CUDA_VISIBLE_DEVICES",
-        "TF_FORCE_GPU_ALLOW_GROWTH",
-        "OMP_NUM_THREADS",
-        "TF_ENABLE_ONEDNN_OPTS",
-    ):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    return env
+    """The inspector's whole environment (`command.sandbox_env`): nothing of the grader's but what passes through."""
+    return command.sandbox_env(Path("/tmp"), "inspector")
 
 
 def package_folders() -> tuple[Path, ...]:

@@ -8,7 +8,9 @@ probe as `KernelCompatFacts`, validated and bounded like every other fact the ke
 
 from __future__ import annotations
 
+import hashlib
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,6 +24,9 @@ from grader.rubric.model import Rubric
 KERNEL_SETUP_MODULES = ("records", "idioms", "gpu", "seeding", "keras2", "budget", "course", "setup")
 """The kernel-side modules the prelude installs, each after the ones it imports."""
 KERAS_MENTION = re.compile(r"\b(keras|tensorflow)\b")
+
+SEED_BITS = 31
+"""Seeds stay below 2**31: every generator the kernel seeds (Python, NumPy, TensorFlow) takes them."""
 
 CompatMode = Literal["keras2"]
 CompatChoice = Literal["keras2", "none"]
@@ -52,6 +57,18 @@ class PreludeConfig(BaseModel):
             or any(self.course.values())
             or self.gpu_memory_mb
         )
+
+
+def submission_seed(base: int, identity: str) -> int:
+    """The seed one submission's kernel gets: the rubric's seed mixed with who handed the work in.
+
+    Every kernel seeded alike made two honest students who typed the lesson's model train to the
+    very same weights and history, so a similarity flag on them said nothing. Mixed with the
+    submission's identity (its report stem, never its content), two runs of the same code by two
+    students differ, while grading the same student again reproduces the same numbers.
+    """
+    digest = hashlib.sha256(f"{base}\0{identity}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (1 << SEED_BITS)
 
 
 def mentions_keras(submission: Submission) -> bool:
@@ -123,15 +140,19 @@ def plan(
     course: dict[str, dict[str, str]] | None = None,
     *,
     gpu_memory_mb: int | None = None,
+    identity: str | None = None,
 ) -> PreludePlan:
-    """The rubric's seed, compatibility layer, training budget and course data.
+    """The submission's seed, compatibility layer, training budget and course data.
 
     `compat` from the CLI wins ("none" turns it off); `course` is what the kernel-side loaders
-    read (see `grader.grading.course.CourseSetup.kernel_config`).
+    read (see `grader.grading.course.CourseSetup.kernel_config`). `identity` names the submission
+    for its seed (`submission_seed`): `grade batch` passes its report stem (the path relative to
+    the class folder), and a single `grade FILE` uses the file's stem, so a notebook at the top of
+    the class folder gets the same seed either way.
     """
     training = rubric.training
     config = PreludeConfig(
-        seed=rubric.seed,
+        seed=submission_seed(rubric.seed, identity or submission.stem),
         import_keras=mentions_keras(submission),
         compat=None if compat == "none" else (compat or rubric.compat),
         max_epochs=training.max_epochs,
@@ -146,11 +167,19 @@ def plan(
 def submitted_files(submission: Path, rubric: Rubric) -> tuple[Path, ...]:
     """The files beside a submission that travel with it: today its checkpoint, when the rubric names one.
 
-    A batch sends them with the submission to wherever it is graded (a worker, a Ray node).
+    A batch sends them with the submission to wherever it is graded (a worker, a Ray node). Only a
+    regular file travels: the student made the folder, so a link (to the held-out data, to another
+    student's weights) or a FIFO is left where it is, unread.
     """
     checkpoint = rubric.training.checkpoint
     path = submission.parent / checkpoint if checkpoint else None
-    return (path,) if path is not None and path.is_file() else ()
+    if path is None:
+        return ()
+    try:
+        regular = stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return ()
+    return (path,) if regular else ()
 
 
 def kernel_setup(prepared: PreludePlan, facts: KernelCompatFacts | None) -> KernelSetup:

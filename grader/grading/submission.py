@@ -7,8 +7,11 @@ bytes) is found here, before a kernel starts, and reported as a `SubmissionError
 from __future__ import annotations
 
 import ast
+import errno
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +24,7 @@ from grader.text import clean
 SCRIPT_CELL_MARKER = re.compile(r"^#\s*%%")
 SCRIPT_EXERCISE_TAG = re.compile(r"^#\s*grader:\s*exercise\s*=\s*([A-Za-z0-9._-]+)\s*$", re.MULTILINE)
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class Cell(BaseModel):
@@ -47,6 +51,11 @@ class Submission(BaseModel):
 
 
 def load_submission(path: Path) -> Submission:
+    if path.is_symlink():
+        raise SubmissionError(
+            f"{path}: is a symbolic link; a submission is read only as a regular file",
+            hint="submit the notebook or script itself, not a link to it",
+        )
     if not path.exists():
         raise SubmissionError(f"{path}: no such file", hint="check the path of the submission")
     if path.is_dir():
@@ -56,15 +65,12 @@ def load_submission(path: Path) -> Submission:
             f"{path}: cannot grade a {path.suffix or 'suffix-less'} file",
             hint="submit a Jupyter notebook (.ipynb) or a Python script (.py)",
         )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SubmissionError(f"{path}: cannot read the file ({exc.strerror})") from None
+    raw = _read_regular_file(path)
     if not raw.strip():
         raise SubmissionError(f"{path}: the file is empty", hint="was the notebook saved before submitting?")
     if len(raw) > MAX_SUBMISSION_BYTES:
         raise SubmissionError(
-            f"{path}: the file is {len(raw) / 2**20:.0f} MiB, over the {MAX_SUBMISSION_BYTES // 2**20} MiB limit",
+            f"{path}: the file is over the {MAX_SUBMISSION_BYTES // 2**20} MiB limit",
             hint="clear the notebook's outputs (Cell > All Output > Clear) and submit again",
         )
     if b"\x00" in raw[:8192]:
@@ -76,6 +82,37 @@ def load_submission(path: Path) -> Submission:
             f"{path}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
         ) from None
     return _load_notebook(path, text) if path.suffix == ".ipynb" else _load_script(path, text)
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes, up to one past the size limit, read only if it is a regular file.
+
+    The name is a student's: it is opened without following a last-component link and without
+    blocking (a FIFO would hang the grader), and checked to be a regular file on the descriptor
+    actually read, so nothing can be swapped in between the check and the read.
+    """
+    try:
+        descriptor = os.open(path, READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SubmissionError(
+                f"{path}: is a symbolic link; a submission is read only as a regular file",
+                hint="submit the notebook or script itself, not a link to it",
+            ) from None
+        raise SubmissionError(f"{path}: cannot read the file ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise SubmissionError(
+                f"{path}: is not a regular file (a pipe, a device or a socket)",
+                hint="submit the notebook or script itself",
+            )
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read(MAX_SUBMISSION_BYTES + 1)
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot read the file ({exc.strerror})") from None
+    finally:
+        os.close(descriptor)
 
 
 def _load_notebook(path: Path, text: str) -> Submission:

@@ -22,11 +22,11 @@ import, so only students with an id number or an email are written.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.outputs.csvfile import Cell, write_csv
 from grader.outputs.roster import RosterStudent
 
 CANVAS_STUDENT_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -51,9 +51,10 @@ class StudentGrades:
     scores: Mapping[str, float]
 
 
-def points(value: float) -> str:
-    """At most two decimals (the precision Canvas keeps) and no trailing zeros: 6.33, 8, 0."""
-    return f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+def points(value: float) -> int | float:
+    """At most two decimals (the precision Canvas keeps), written as a number: 6.33, 8, 0, -0.5."""
+    rounded = round(value, 2)
+    return int(rounded) if rounded == int(rounded) else rounded
 
 
 def column_titles(assignments: Sequence[Assignment]) -> list[str]:
@@ -63,30 +64,26 @@ def column_titles(assignments: Sequence[Assignment]) -> list[str]:
 
 
 def write_canvas(path: Path, assignments: Sequence[Assignment], grades: Sequence[StudentGrades]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*CANVAS_STUDENT_COLUMNS, *column_titles(assignments)])
-        writer.writerow(
-            [CANVAS_POINTS_POSSIBLE, *[""] * (len(CANVAS_STUDENT_COLUMNS) - 1)]
-            + [points(a.points_possible) for a in assignments]
+    header = [*CANVAS_STUDENT_COLUMNS, *column_titles(assignments)]
+    possible: list[Cell] = [CANVAS_POINTS_POSSIBLE, *[""] * (len(CANVAS_STUDENT_COLUMNS) - 1)]
+    rows: list[list[Cell]] = [possible + [points(a.points_possible) for a in assignments]]
+    for graded in grades:
+        student = graded.student
+        rows.append(
+            [student.name, "", student.id, student.email, student.section, *_cells(assignments, graded)]
         )
-        for graded in grades:
-            student = graded.student
-            cells = [
-                points(graded.scores[a.exercise]) if a.exercise in graded.scores else "" for a in assignments
-            ]
-            writer.writerow([student.name, "", student.id, student.email, student.section, *cells])
+    write_csv(path, header, rows)
 
 
 def write_moodle(path: Path, assignments: Sequence[Assignment], grades: Sequence[StudentGrades]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*MOODLE_COLUMNS, *column_titles(assignments)])
-        for graded in grades:
-            student = graded.student
-            if not (student.id or student.email):
-                continue
-            cells = [
-                points(graded.scores[a.exercise]) if a.exercise in graded.scores else "" for a in assignments
-            ]
-            writer.writerow([student.id, student.email, student.name, *cells])
+    rows: list[list[Cell]] = [
+        [graded.student.id, graded.student.email, graded.student.name, *_cells(assignments, graded)]
+        for graded in grades
+        if graded.student.id or graded.student.email
+    ]
+    write_csv(path, [*MOODLE_COLUMNS, *column_titles(assignments)], rows)
+
+
+def _cells(assignments: Sequence[Assignment], graded: StudentGrades) -> list[Cell]:
+    """The student's grade per assignment; empty where there is none (not graded, or not measured)."""
+    return [points(graded.scores[a.exercise]) if a.exercise in graded.scores else "" for a in assignments]

@@ -11,7 +11,6 @@ alike (`grader.outputs.similarity`).
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import statistics
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GradingError
-from grader.outputs import similarity
+from grader.grading import unmeasured
+from grader.outputs import csvfile, similarity
 from grader.outputs.exports import Assignment, StudentGrades, write_canvas, write_moodle
 from grader.outputs.roster import Roster, RosterMatch, RosterStudent, match_roster
 from grader.render import pages, visibility
@@ -36,7 +36,6 @@ COMMON_FAILURES = 10
 NUMBERS = re.compile(r"\d[\d,.]*")
 NAMES_IN_A_NOTICE = 5
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 SUBMITTED_AT = Path(".keys") / "submitted-at.json"
 ROSTER_COLUMNS = ("id", "name", "email", "section")
 LATE_COLUMNS = ("submitted", "late_days", "penalty", "penalised_total")
@@ -60,6 +59,18 @@ class Row:
     result: dict[str, Any] | None
     failure: Failure | None
     graded: GradeResult | None = None
+
+    @property
+    def unmeasured(self) -> str | None:
+        """Why the grader could not measure this result (its grade is then left empty); None when it could."""
+        return unmeasured.reason_of(self.result)
+
+    @property
+    def status(self) -> str:
+        """`graded`, `unmeasured` (the grader failed to measure it: no grade) or `error` (not graded)."""
+        if self.result is None:
+            return "error"
+        return unmeasured.STATUS if self.unmeasured is not None else "graded"
 
 
 @dataclass(frozen=True)
@@ -242,14 +253,10 @@ def check_columns(rows: Sequence[Row]) -> list[Column]:
 
 
 def _check(row: Row, column: Column) -> dict[str, Any] | None:
-    if row.result is None or row.result["exercise"] != column.exercise:
+    """The row's check in `column`; None where it has none, or was not measured (it says nothing of the class)."""
+    if row.result is None or row.result["exercise"] != column.exercise or row.unmeasured is not None:
         return None
     return next((c for c in row.result["checks"] if c["id"] == column.check_id), None)
-
-
-def _cell(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (a file named `=cmd|...` stays text)."""
-    return "'" + value if value.startswith(SPREADSHEET_FORMULA) else value
 
 
 def write_csv(
@@ -266,36 +273,40 @@ def write_csv(
     late_columns = list(LATE_COLUMNS) if context.lateness else []
     header = ["student", "submission", "exercise", "status", *roster_columns]
     header += [*(c.label for c in columns), "total", "max_score", *late_columns, "error"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in rows:
-            points = [(_check(row, c) or {}).get("points", "") for c in columns]
-            if row.result is not None:
-                exercise, status, error = row.result["exercise"], "graded", ""
-                total, max_score = row.result["score"], row.result["max_score"]
-            else:
-                assert row.failure is not None
-                exercise, status, error = "", "error", _cell(row.failure.message)
-                total, max_score = 0, ""
-            owner = _roster_values(context.owner(row.stem)) if roster_columns else []
-            late = _late_values(context.late(row.stem), total) if late_columns else []
-            who = [_cell(row.stem), _cell(row.submission)]
-            writer.writerow([*who, exercise, status, *owner, *points, total, max_score, *late, error])
-        for student in context.match.missing if context.match is not None else ():
-            writer.writerow(
-                [_cell(student.submission), "", "", "missing", *_roster_values(student)]
-                + [""] * (len(columns) + 2 + len(late_columns) + 1)
-            )
+    lines: list[list[csvfile.Cell]] = []
+    for row in rows:
+        points: list[csvfile.Cell] = [(_check(row, c) or {}).get("points", "") for c in columns]
+        total: float | str
+        if row.result is not None and row.unmeasured is not None:
+            exercise, error = row.result["exercise"], f"not measured: {row.unmeasured}"
+            total, max_score = "", row.result["max_score"]
+            points = [""] * len(columns)
+        elif row.result is not None:
+            exercise, error = row.result["exercise"], ""
+            total, max_score = row.result["score"], row.result["max_score"]
+        else:
+            assert row.failure is not None
+            exercise, error = "", row.failure.message
+            total, max_score = 0, ""
+        owner = _roster_values(context.owner(row.stem)) if roster_columns else []
+        late = _late_values(context.late(row.stem), total) if late_columns else []
+        lines.append(
+            [row.stem, row.submission, exercise, row.status, *owner, *points, total, max_score, *late, error]
+        )
+    for student in context.match.missing if context.match is not None else ():
+        lines.append(
+            [student.submission, "", "", "missing", *_roster_values(student)]
+            + [""] * (len(columns) + 2 + len(late_columns) + 1)
+        )
+    csvfile.write_csv(path, header, lines)
 
 
-def _roster_values(student: RosterStudent | None) -> list[str]:
-    values = [student.id, student.name, student.email, student.section] if student else ["", "", "", ""]
-    return [_cell(value) for value in values]
+def _roster_values(student: RosterStudent | None) -> list[csvfile.Cell]:
+    return [student.id, student.name, student.email, student.section] if student else ["", "", "", ""]
 
 
-def _late_values(lateness: Lateness | None, total: float) -> list[Any]:
-    if lateness is None:
+def _late_values(lateness: Lateness | None, total: float | str) -> list[Any]:
+    if lateness is None or isinstance(total, str):
         return ["", "", "", total]
     return [
         lateness.submitted.isoformat(timespec="seconds"),
@@ -307,7 +318,10 @@ def _late_values(lateness: Lateness | None, total: float) -> list[Any]:
 
 def final_score(row: Row, context: ClassContext) -> float | None:
     """The score a student gets for a row: the raw score less any late penalty; 0 for a file that
-    could not be read; None when the grader, not the student, failed (nothing to report)."""
+    could not be read; None when the grader, not the student, failed (nothing to report), whether it
+    could not grade the submission at all or could not measure its model (`unmeasured`)."""
+    if row.result is not None and row.unmeasured is not None:
+        return None
     if row.result is not None:
         score = float(row.result["score"])
         lateness = context.late(row.stem)
@@ -344,13 +358,11 @@ def _only(assignments: Mapping[str, Assignment]) -> str | None:
 
 
 def write_similarity(pairs: Sequence[similarity.SimilarPair], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student_a", "student_b", "kind", "score", "detail"])
-        for pair in pairs:
-            writer.writerow(
-                [_cell(pair.student_a), _cell(pair.student_b), pair.kind, pair.score, pair.detail]
-            )
+    csvfile.write_csv(
+        path,
+        ["student_a", "student_b", "kind", "score", "detail"],
+        ([pair.student_a, pair.student_b, pair.kind, pair.score, pair.detail] for pair in pairs),
+    )
 
 
 def _names(values: Sequence[str]) -> str:
@@ -372,6 +384,13 @@ def notices(rows: Sequence[Row], context: ClassContext) -> tuple[str, ...]:
                 f"; {len(match.missing)} student(s) have none: {_names([s.label() for s in match.missing])}"
             )
         lines.append(line)
+    unmeasured_rows = [row for row in rows if row.unmeasured is not None]
+    if unmeasured_rows:
+        lines.append(
+            f"unmeasured: the grader could not measure {len(unmeasured_rows)} submission(s), whose grade is "
+            f"left empty in every export (not 0): {_names([row.stem for row in unmeasured_rows])}; "
+            "see index.html and the error column of gradebook.csv, then regrade them or grade them by hand"
+        )
     late = [(stem, lateness) for stem, lateness in sorted((context.lateness or {}).items()) if lateness.late]
     if late:
         described = [f"{stem} ({lateness.describe()})" for stem, lateness in late]
@@ -406,12 +425,28 @@ def write_junit(rows: Sequence[Row], path: Path) -> None:
             result = row.result
             suite.set("time", f"{result['run']['duration_s']:.3f}")
             properties = ET.SubElement(suite, "properties")
+            score = "" if row.unmeasured is not None else f"{result['score']:g}/{result['max_score']:g}"
             for name, value in (
                 ("exercise", result["exercise"]),
-                ("score", f"{result['score']:g}/{result['max_score']:g}"),
+                ("status", row.status),
+                ("score", score),
                 ("device", result["run"]["device"]),
             ):
                 ET.SubElement(properties, "property", name=name, value=_xml_text(str(value)))
+            if row.unmeasured is not None:
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=_xml_text(f"{result['exercise']}.{row.stem}"),
+                    name="measured",
+                )
+                ET.SubElement(
+                    case,
+                    "error",
+                    message=_xml_text(f"not measured: {row.unmeasured}"),
+                    type=unmeasured.STATUS,
+                )
+                counts.update(tests=1, errors=1)
             for check in result["checks"]:
                 case = ET.SubElement(
                     suite,
@@ -470,6 +505,8 @@ def gradescope_results(row: Row) -> dict[str, Any]:
         output = row.failure.message + (f"\nHint: {row.failure.hint}" if row.failure.hint else "")
         return {"score": 0.0, "output": output, "tests": []}
     result = row.result
+    if row.unmeasured is not None:
+        return unmeasured_gradescope(result, row.unmeasured)
     withheld = visibility.withheld_count(result["checks"])
     if withheld:
         shown, maximum = visibility.visible_score(result["checks"])
@@ -503,6 +540,23 @@ def gradescope_results(row: Row) -> dict[str, Any]:
     return results
 
 
+def unmeasured_gradescope(result: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """A results.json with no score at all: Gradescope must not show, or export, the grader's failure as a 0.
+
+    Gradescope takes the submission's score from `score`, or else from its tests' scores; with
+    neither, it records no autograder score, and the instructor, told by `extra_data` and the
+    class outputs, grades it by hand or regrades it.
+    """
+    return {
+        "output": (
+            f"{result['title']}: not graded yet: the grader could not measure your model ({reason}). "
+            "This is the grader's failure, not your submission's; your instructor will grade it."
+        ),
+        "tests": [],
+        "extra_data": {"status": unmeasured.STATUS, "reason": reason},
+    }
+
+
 def gradescope_leaderboard(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One leaderboard column per visible accuracy check: the held-out accuracy (0 when not evaluated).
 
@@ -522,7 +576,7 @@ def score_histogram(rows: Sequence[Row]) -> list[tuple[str, int]]:
     """How many graded students scored in each tenth of the maximum (100% falls in the last bin)."""
     counts = [0] * HISTOGRAM_BINS
     for row in rows:
-        if row.result is not None and row.result["max_score"]:
+        if row.result is not None and row.unmeasured is None and row.result["max_score"]:
             ratio = row.result["score"] / row.result["max_score"]
             counts[min(HISTOGRAM_BINS - 1, max(0, int(ratio * HISTOGRAM_BINS)))] += 1
     step = 100 // HISTOGRAM_BINS
@@ -608,7 +662,7 @@ def _mistakes(check: dict[str, Any]) -> list[tuple[str, str]]:
 def render_index(rows: Sequence[Row], columns: Sequence[Column], context: ClassContext | None = None) -> str:
     context = context or ClassContext()
     env = pages.environment()
-    graded = [r.result for r in rows if r.result is not None]
+    graded = [r.result for r in rows if r.result is not None and r.unmeasured is None]
     percents = [100 * r["score"] / r["max_score"] for r in graded if r["max_score"]]
     students: list[dict[str, Any]] = [
         {
@@ -616,6 +670,7 @@ def render_index(rows: Sequence[Row], columns: Sequence[Column], context: ClassC
             "submission": row.submission,
             "result": row.result,
             "failure": row.failure,
+            "unmeasured": row.unmeasured,
             "statuses": [(_check(row, c) or {}).get("status") for c in columns],
             "owner": context.owner(row.stem),
             "late": context.late(row.stem),
@@ -638,7 +693,8 @@ def render_index(rows: Sequence[Row], columns: Sequence[Column], context: ClassC
         rates=pass_rates(rows, columns),
         failures=common_failures(rows, columns),
         graded=len(graded),
-        failed=len(rows) - len(graded),
+        unmeasured=[s for s in students if s["unmeasured"] is not None],
+        failed=sum(1 for row in rows if row.result is None),
         mean=statistics.fmean(percents) if percents else None,
         median=statistics.median(percents) if percents else None,
         exercises=sorted({r["exercise"] for r in graded}),

@@ -1,8 +1,10 @@
 """Similarity flags: pairs of submissions of one exercise that a person should look at side by side.
 
-These are flags, not verdicts. Students of one exercise write similar code, and a rubric's `seed`
-makes every run of the same code produce the same weights and the same training history, so two
-honest students who wrote the textbook answer can look alike. The flags therefore set aside what
+These are flags, not verdicts. Students of one exercise write similar code, and the same code run
+with the same seed produces the same weights and the same training history. So the grader seeds
+each submission's kernel from its own identity (`grader.grading.prelude.submission_seed`), and a
+weight or history flag is raised only where no seed explains it (`seed_explains`): not where both
+notebooks seed themselves, nor where both kernels had the same seed. The flags also set aside what
 the class shares (the starter notebook, and code, weights or histories that more than half of a
 class of at least `MIN_CLASS_FOR_COMMON` has, or is close to) and ask for enough code of a pair's
 own before they say anything. What remains is a short list to read, not a list of cheaters.
@@ -10,19 +12,18 @@ own before they say anything. What remains is a short list to read, not a list o
 Five kinds, each with a score (1.0 for the identical kinds):
 
 - `weights-identical`: the same sha256 over every weight of a model the notebook trained (or loaded
-  from a checkpoint). An untrained model is skipped: with the rubric's seed every untrained model
-  of one architecture starts from the same weights.
+  from a checkpoint), where no shared seed explains it. An untrained model is skipped.
 - `weights-similar`: trained models of the same architecture (layer types and parameter counts)
   whose weight sketches (a fixed random projection) have a cosine similarity of at least
-  `WEIGHTS_COSINE_MIN`.
+  `WEIGHTS_COSINE_MIN`, where no shared seed explains it.
 - `history-identical`: exactly the same training history (every metric, every epoch), with at
-  least `MIN_HISTORY_EPOCHS` epochs.
-- `code-identical`: the same code once every name the student defines is renamed in order of
-  first appearance, comments and docstrings dropped and the layout normalised (`ast.unparse`),
-  starter lines set aside.
+  least `MIN_HISTORY_EPOCHS` epochs, where no shared seed explains it.
+- `code-identical`: the same code on the normalised syntax tree (`normalise_code`: the student's
+  names, import aliases, comments, docstrings, layout and the order of cells undone), starter
+  lines set aside.
 - `code-similar`: at least `CODE_JACCARD_MIN` of the pair's `SHINGLE_TOKENS`-token shingles
-  shared (Jaccard), over the code of their own (starter lines and lines most of the class
-  shares set aside).
+  shared (Jaccard), over the normalised code of their own with every student name as `_`
+  (starter lines and lines most of the class shares set aside).
 
 The hashing kinds bucket by hash, linear in the class; the near-identical kinds compare pairs within
 an exercise (weights within an architecture), fine up to a few hundred students.
@@ -32,6 +33,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
+import hashlib
 import io
 import json
 import keyword
@@ -66,7 +69,14 @@ MIN_CLASS_FOR_COMMON = 6
 TRAINING_EVENTS = ("trained", "checkpoint_loaded")
 
 CANONICAL_NAME = "_v{}_"
-CANONICAL_NAME_RE = re.compile(r"\b_v\d+_\b")
+CANONICAL_NAME_RE = re.compile(r"\b_v[0-9a-f]{8}_\b")
+MARKER = "\x00{}\x00"
+MARKER_RE = re.compile("\x00\\d+\x00")
+SELF_SEED_RE = re.compile(r"\b(?:set_random_seed|set_seed|random\.seed)\(")
+"""A notebook that seeds its own generators (`keras.utils.set_random_seed`, `tf.random.set_seed`,
+`numpy.random.seed`, `random.seed`), read on normalised code so that a comment does not count."""
+KERAS_PATH_RE = re.compile(r"\b(?:tensorflow\.keras|tf_keras)\b")
+"""Keras however it is reached: `tensorflow.keras.layers.Dense` is `keras.layers.Dense`."""
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 MAGIC_LINE_RE = re.compile(r"^\s*[%!]")
 
@@ -147,6 +157,41 @@ def was_trained(result: GradeResult) -> bool:
     return setup is not None and any(event.event in TRAINING_EVENTS for event in setup.training)
 
 
+@dataclass(frozen=True)
+class Seeding:
+    """Where a run's random numbers came from: what can make two honest runs train alike.
+
+    `kernel` is the seed the grader gave the kernel (None where the result does not say), `own`
+    whether the notebook seeds the generators itself, `checkpoint` whether its weights were loaded
+    from a submitted checkpoint rather than trained.
+    """
+
+    kernel: int | None
+    own: bool
+    checkpoint: bool
+
+
+def seeding(result: GradeResult) -> Seeding:
+    setup = result.kernel_setup
+    own = any(SELF_SEED_RE.search(line) for line in _normalised(_sources(result)).lines)
+    loaded = setup is not None and any(event.event == "checkpoint_loaded" for event in setup.training)
+    return Seeding(kernel=setup.seed if setup is not None else None, own=own, checkpoint=loaded)
+
+
+def seed_explains(first: Seeding, second: Seeding) -> bool:
+    """Independent training could give the two runs the same numbers, so their sameness is no evidence.
+
+    It could where the same seed drove both: each notebook seeds itself (the lesson's
+    `keras.utils.set_random_seed(0)`), or the grader gave both kernels the same seed (results
+    graded before each submission had a seed of its own, or whose seed was not recorded). Weights
+    loaded from a checkpoint are never explained by a seed.
+    """
+    if first.checkpoint or second.checkpoint:
+        return False
+    same_kernel_seed = first.kernel is None or second.kernel is None or first.kernel == second.kernel
+    return (first.own and second.own) or same_kernel_seed
+
+
 def architecture(model: ModelFacts) -> tuple[tuple[str, int], ...]:
     """Layer types and parameter counts, in graph order: models whose weights can be compared."""
     return tuple((layer.type, layer.params) for layer in model.layers)
@@ -158,12 +203,15 @@ def weight_pairs(group: Sequence[tuple[str, GradeResult]]) -> list[SimilarPair]:
         for stem, result in group
         if result.model is not None and result.model.total_params > 0 and was_trained(result)
     }
+    seeds = {stem: seeding(result) for stem, result in group if stem in trained}
     hashes = {stem: model.weights_sha256 for stem, model in trained.items() if model.weights_sha256}
     shared = _common(([digest] for digest in hashes.values()), len(group))
     pairs = []
     identical: set[tuple[str, str]] = set()
     for a, b, digest in _sharing({stem: digest for stem, digest in hashes.items() if digest not in shared}):
         identical.add((a, b))
+        if seed_explains(seeds[a], seeds[b]):
+            continue
         detail = f"the same {trained[a].total_params:,} trained weights (sha256 {str(digest)[:12]}…)"
         pairs.append(SimilarPair(a, b, "weights-identical", 1.0, detail))
     by_architecture: dict[tuple[tuple[str, int], ...], dict[str, tuple[float, ...]]] = defaultdict(dict)
@@ -175,7 +223,8 @@ def weight_pairs(group: Sequence[tuple[str, GradeResult]]) -> list[SimilarPair]:
         close = list(_close_sketches(sketches))
         typical = _typical(close, len(group))
         for a, b, cosine in close:
-            if (a, b) not in identical and a not in typical and b not in typical:
+            explained = seed_explains(seeds[a], seeds[b])
+            if (a, b) not in identical and a not in typical and b not in typical and not explained:
                 detail = f"weight sketches {cosine:.4f} alike (cosine), same architecture: {summary}"
                 pairs.append(SimilarPair(a, b, "weights-similar", cosine, detail))
     return pairs
@@ -224,10 +273,13 @@ def training_history(result: GradeResult) -> dict[str, tuple[float | None, ...]]
 
 def history_pairs(group: Sequence[tuple[str, GradeResult]]) -> list[SimilarPair]:
     histories = {stem: h for stem, result in group if (h := training_history(result)) is not None}
+    seeds = {stem: seeding(result) for stem, result in group if stem in histories}
     keys = {stem: json.dumps(h, sort_keys=True) for stem, h in histories.items()}
     shared = _common(([k] for k in keys.values()), len(group))
     pairs = []
     for a, b, _ in _sharing({s: k for s, k in keys.items() if k not in shared}):
+        if seed_explains(seeds[a], seeds[b]):
+            continue
         history = histories[a]
         epochs = max(len(series) for series in history.values())
         metrics = ", ".join(sorted(history))
@@ -245,7 +297,7 @@ def history_pairs(group: Sequence[tuple[str, GradeResult]]) -> list[SimilarPair]
 def code_pairs(
     group: Sequence[tuple[str, GradeResult]], starter_sources: Sequence[str] = ()
 ) -> list[SimilarPair]:
-    codes = {stem: normalise_code([cell.source for cell in result.run.cells]) for stem, result in group}
+    codes = {stem: _normalised(_sources(result)) for stem, result in group}
     starter = set(normalise_code(starter_sources).anonymous) if starter_sources else set()
     common = _common((code.anonymous for code in codes.values()), len(group))
     without_starter = {
@@ -255,11 +307,7 @@ def code_pairs(
         for stem, code in codes.items()
     }
     own_tokens = {
-        stem: code_tokens(
-            line
-            for line, anon in zip(code.lines, code.anonymous, strict=True)
-            if anon not in starter and anon not in common
-        )
+        stem: code_tokens(anon for anon in code.anonymous if anon not in starter and anon not in common)
         for stem, code in codes.items()
     }
     eligible = sorted(stem for stem, tokens in own_tokens.items() if len(tokens) >= MIN_OWN_TOKENS)
@@ -273,7 +321,7 @@ def code_pairs(
                 b,
                 "code-identical",
                 1.0,
-                f"the same code once names, comments and layout are normalised "
+                f"the same code once names, import aliases, comments, layout and cell order are normalised "
                 f"({min(len(own_tokens[a]), len(own_tokens[b]))} tokens beyond the starter and the lines "
                 "most of the class shares)",
             )
@@ -300,6 +348,16 @@ def code_pairs(
     return pairs
 
 
+def _sources(result: GradeResult) -> tuple[str, ...]:
+    return tuple(cell.source for cell in result.run.cells)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised(sources: tuple[str, ...]) -> NormalisedCode:
+    """`normalise_code`, once per notebook: the weight, history and code flags all read it."""
+    return normalise_code(sources)
+
+
 def code_tokens(lines: Iterable[str]) -> tuple[str, ...]:
     return tuple(token for line in lines for token in TOKEN_RE.findall(line))
 
@@ -312,19 +370,27 @@ def shingles(tokens: Sequence[str]) -> frozenset[tuple[str, ...]]:
 
 
 def normalise_code(sources: Sequence[str]) -> NormalisedCode:
-    """Cells as canonical statements: the student's names renamed, comments, docstrings and layout gone.
+    """Cells as canonical statements: the student's names and aliases, comments, layout and cell order gone.
 
-    Every name the student binds (assignment and loop targets, functions, classes, parameters,
-    `except ... as`, `global`) becomes `_vN_` in order of first appearance across the notebook,
-    wherever it is used; names bound by imports, attributes and builtins are library names and
-    stay (`keras.layers.Dense`). Cells that do not parse are normalised token by token instead.
+    The disguises that cost a copier nothing and change no behaviour are undone on the syntax tree:
+
+    - every name the student binds (assignment and loop targets, functions, classes, parameters,
+      `except ... as`, `global`) becomes `_v<hash>_`, the hash of the statements it appears in
+      (`_variable_names`), so neither renaming nor moving code changes it;
+    - every imported name becomes the dotted path it stands for (`import keras as K` then
+      `K.layers.Dense` reads `keras.layers.Dense`, as does `from keras.layers import Dense as D`
+      then `D`; `tensorflow.keras` reads `keras`), and the imports themselves go;
+    - comments, docstrings and other bare strings disappear and `ast.unparse` fixes the layout;
+    - the cells are put in a canonical order (sorted by their text with every student name as `_`).
+
+    Cells that do not parse are normalised token by token instead.
     """
     cleaned = [
         "\n".join("" if MAGIC_LINE_RE.match(line) else line for line in s.splitlines()) for s in sources
     ]
     trees = [_parse(source) for source in cleaned]
-    imported = {name for tree in trees if tree is not None for name in _imported_names(tree)}
-    definitions = _Definitions(imported)
+    aliases = _import_aliases(tree for tree in trees if tree is not None)
+    definitions = _Definitions(set(aliases))
     for index, (source, tree) in enumerate(zip(cleaned, trees, strict=True)):
         if tree is not None:
             try:
@@ -332,18 +398,46 @@ def normalise_code(sources: Sequence[str]) -> NormalisedCode:
                 continue
             except RecursionError:  # an expression nested deeper than Python's stack: tokens will do
                 trees[index] = None
-        definitions.names.extend(_token_definitions(source, imported))
-    mapping: dict[str, str] = {}
+        definitions.names.extend(_token_definitions(source, set(aliases)))
+    markers: dict[str, str] = {}
     for name in definitions.names:
-        mapping.setdefault(name, CANONICAL_NAME.format(len(mapping) + 1))
-    lines: list[str] = []
+        markers.setdefault(name, MARKER.format(len(markers)))
+    cells: list[list[str]] = []
     for source, tree in zip(cleaned, trees, strict=True):
-        text = _unparse(tree, mapping, definitions.parameters) if tree is not None else None
-        cell_lines = text.splitlines() if text is not None else _token_lines(source, mapping)
-        lines += [line.rstrip() for line in cell_lines if line.strip()]
+        statements = _unparse(tree, markers, aliases, definitions.parameters) if tree is not None else None
+        if statements is None:
+            statements = _token_lines(source, {**aliases, **markers})
+        cells.append([KERAS_PATH_RE.sub("keras", text) for text in statements if text.strip()])
+    cells.sort(key=lambda statements: [MARKER_RE.sub("_", text) for text in statements])
+    names = _variable_names([text for statements in cells for text in statements])
+    lines = [
+        line.rstrip()
+        for statements in cells
+        for text in statements
+        for line in MARKER_RE.sub(lambda m: names.get(m.group(0), "_"), text).splitlines()
+        if line.strip()
+    ]
     return NormalisedCode(
         lines=tuple(lines), anonymous=tuple(CANONICAL_NAME_RE.sub("_", line) for line in lines)
     )
+
+
+def _variable_names(statements: Sequence[str]) -> dict[str, str]:
+    """A canonical name for each marker: a hash of every statement it appears in, itself as `@`.
+
+    What identifies a variable is what is done with it, not what it is called nor where it comes
+    first: a copy that renames it, moves its cells or adds an unrelated line gives it the same name.
+    Two variables used in exactly the same statements share a name, which loses nothing worth keeping.
+    """
+    uses: dict[str, list[str]] = defaultdict(list)
+    for text in statements:
+        for marker in set(MARKER_RE.findall(text)):
+            own = text.replace(marker, "@")
+            uses[marker].append(MARKER_RE.sub("_", own))
+    return {
+        marker: CANONICAL_NAME.format(hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:8])
+        for marker, texts in uses.items()
+    }
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -353,11 +447,26 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _imported_names(tree: ast.AST) -> Iterator[str]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                yield (alias.asname or alias.name).split(".")[0]
+def _import_aliases(trees: Iterable[ast.AST]) -> dict[str, str]:
+    """Each name an import binds, and the dotted path it stands for (`K` -> `keras`, `D` -> `keras.layers.Dense`)."""
+    aliases: dict[str, str] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for alias, path in _imports(node):
+                    aliases.setdefault(alias, path)
+    return aliases
+
+
+def _imports(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
+    """(bound name, canonical dotted path) for each name of one import statement."""
+    for alias in node.names:
+        if isinstance(node, ast.Import):
+            path = alias.name if alias.asname else alias.name.split(".")[0]
+        else:
+            path = "." * node.level + (f"{node.module}." if node.module else "") + alias.name
+        if alias.name != "*":
+            yield (alias.asname or alias.name).split(".")[0], path
 
 
 class _Definitions(ast.NodeVisitor):
@@ -405,16 +514,23 @@ class _Definitions(ast.NodeVisitor):
 class _Renamer(ast.NodeTransformer):
     """Renames the student's names and drops docstrings and other bare strings (comments in disguise)."""
 
-    def __init__(self, mapping: Mapping[str, str], parameters: set[str]) -> None:
+    def __init__(self, mapping: Mapping[str, str], aliases: Mapping[str, str], parameters: set[str]) -> None:
         self.mapping = mapping
+        self.aliases = aliases
         self.parameters = parameters
 
     def _new(self, name: str) -> str:
         return self.mapping.get(name, name)
 
     def visit_Name(self, node: ast.Name) -> ast.Name:
-        node.id = self._new(node.id)
+        node.id = self.mapping.get(node.id) or self.aliases.get(node.id, node.id)
         return node
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        """Imports go: every use of an imported name now spells out its path, which says it all."""
+        return None
+
+    visit_Import = visit_ImportFrom = _import
 
     def visit_arg(self, node: ast.arg) -> ast.arg:
         node.arg = self._new(node.arg)
@@ -459,10 +575,13 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
-def _unparse(tree: ast.Module, mapping: Mapping[str, str], parameters: set[str]) -> str | None:
+def _unparse(
+    tree: ast.Module, mapping: Mapping[str, str], aliases: Mapping[str, str], parameters: set[str]
+) -> list[str] | None:
+    """The cell's top-level statements, each renamed and unparsed (None: too deep to walk)."""
     try:
-        renamed = _Renamer(mapping, parameters).visit(copy.deepcopy(tree))
-        return ast.unparse(ast.fix_missing_locations(renamed))
+        renamed = _Renamer(mapping, aliases, parameters).visit(copy.deepcopy(tree))
+        return [ast.unparse(ast.fix_missing_locations(statement)) for statement in renamed.body]
     except (RecursionError, ValueError, AttributeError, TypeError):
         return None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,6 +40,7 @@ from ruamel.yaml.tokens import (
 from grader.errors import RubricError
 from grader.result import Visibility
 from grader.rubric.data import Asset, CourseDataset, CourseSet, DataSource, Preprocess
+from grader.rubric.globs import check_glob
 from grader.rubric.late import (
     DUE_EXAMPLES,
     PENALTY_EXAMPLES,
@@ -297,10 +299,19 @@ class StudentRubric(_Strict):
     )
 
 
+MatchGlob = Annotated[str, AfterValidator(check_glob)]
+
+
 class Rubric(_Strict):
     exercise: Annotated[str, Field(pattern=EXERCISE_ID.pattern)]
     title: str
     description: str | None = None
+    match: Annotated[list[MatchGlob], Field(min_length=1)] | None = Field(
+        default=None,
+        description="Globs of the submissions this rubric grades in `grade batch --rubrics DIR`, matched against "
+        "each submission's path relative to the batch's folder (`week3/*`, `**/conv-*.ipynb`), for submissions "
+        "that name no exercise; see docs/batch.md.",
+    )
     model: ModelSpec = ModelSpec()
     limits: Limits = Limits()
     compat: Literal["keras2"] | None = Field(
@@ -367,6 +378,15 @@ class Rubric(_Strict):
                     f"the checks are {', '.join(sorted(ids))}"
                 )
         return self
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _matches_something(cls, match: Any) -> Any:
+        if isinstance(match, list) and not match:
+            raise ValueError(
+                "an empty `match:` list matches no submission; list globs (`week3/*`) or leave it out"
+            )
+        return match
 
     @field_validator("checks")
     @classmethod

@@ -15,7 +15,9 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,6 +76,85 @@ def python_roots() -> list[Path]:
     return sorted(r for r in roots if not any(str(r).startswith(s + "/") for s in SYSTEM_DIRS))
 
 
+OperationKind = Literal["ro-bind", "bind", "dev-bind", "symlink", "proc", "dev", "tmpfs", "dir"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One of bwrap's file-system operations: what bwrap is told, and what the factory's template does by hand.
+
+    Both come from this one value, so a forked kernel's root is built by the very operations, in
+    the very order, that bwrap carries out for a launched one. `paths` are the operation's
+    arguments (source and destination; a link's target and name; a mount point); `perms` and
+    `size` are bwrap's `--perms` and `--size`, which apply to the operation after them.
+    """
+
+    kind: OperationKind
+    paths: tuple[str, ...]
+    perms: int | None = None
+    size: int | None = None
+
+    def words(self) -> list[str]:
+        """The bwrap options for this operation."""
+        words = [] if self.perms is None else ["--perms", format(self.perms, "04o")]
+        words += [] if self.size is None else ["--size", str(self.size)]
+        return [*words, f"--{self.kind}", *self.paths]
+
+    def step(self) -> list[Any]:
+        """The operation as the template's plan writes it (plain JSON)."""
+        if self.kind == "tmpfs":
+            return [self.kind, *self.paths, self.perms, self.size]
+        if self.kind == "dir":
+            return [self.kind, *self.paths, self.perms]
+        return [self.kind, *self.paths]
+
+
+def namespaces(layout: SandboxLayout) -> tuple[str, ...]:
+    """bwrap's `--unshare-...` options (and the capabilities setpriv needs, with a uid of its own)."""
+    if layout.uid is None:
+        return ("--unshare-all",)
+    return (*ROOT_UNSHARE, *[a for cap in ROOT_CAPS for a in ("--cap-add", cap)])
+
+
+def home(layout: SandboxLayout) -> str:
+    """The sandboxed process's working directory and HOME."""
+    return str(layout.workdir) if layout.workdir is not None else "/tmp"
+
+
+def operations(layout: SandboxLayout) -> tuple[Operation, ...]:
+    """The new root's file-system operations, in the order bwrap carries them out."""
+    ops: list[Operation] = []
+    for system_dir in SYSTEM_DIRS:
+        if Path(system_dir).is_dir():
+            ops.append(Operation("ro-bind", (system_dir, system_dir)))
+    for name in MERGED_USR_LINKS:
+        top = Path("/") / name
+        if top.is_symlink():
+            ops.append(Operation("symlink", (os.readlink(top), str(top))))
+        elif top.is_dir():
+            ops.append(Operation("ro-bind", (str(top), str(top))))
+    ops += [Operation("proc", ("/proc",)), Operation("dev", ("/dev",))]
+    for scratch in ("/tmp", "/dev/shm"):
+        size = None if layout.tmp_mb is None else layout.tmp_mb * 1024 * 1024
+        ops.append(Operation("tmpfs", (scratch,), perms=0o1777, size=size))
+    # After the tmpfs mounts, so that a Python environment under /tmp is not hidden by them.
+    for root in python_roots():
+        ops += [*_open_parents(root), Operation("ro-bind", (str(root), str(root)))]
+    for readable in layout.readable:
+        ops += [*_open_parents(readable), Operation("ro-bind", (str(readable), str(readable)))]
+    for hidden in layout.hidden_files:
+        ops.append(Operation("ro-bind", ("/dev/null", str(hidden))))
+    for device in sorted(Path("/dev").glob("nvidia*")):
+        ops.append(Operation("dev-bind", (str(device), str(device))))
+    writable = (layout.workdir, *layout.writable) if layout.workdir is not None else layout.writable
+    for folder in writable:
+        ops += [*_open_parents(folder), Operation("bind", (str(folder), str(folder)))]
+    # After the writable folders, so that an asset can sit inside the working folder.
+    for source, destination in layout.mounts:
+        ops += [*_open_parents(destination), Operation("ro-bind", (str(source), str(destination)))]
+    return tuple(ops)
+
+
 def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
     """The bwrap argv that runs `kernel_argv` inside the sandbox described by `layout`.
 
@@ -81,57 +162,22 @@ def bwrap_command(layout: SandboxLayout, kernel_argv: list[str]) -> list[str]:
     capabilities `setpriv` needs to switch to that uid, and `setpriv` drops them all before the
     kernel starts; folders bwrap creates are 0755 so the unprivileged kernel can reach its own.
     bwrap passes on the environment it was started with: start it from a clean one
-    (`enforce.clean_env_argv`), since its own first process keeps it too.
+    (`grader.sandbox.command.SandboxSpec` does), since its own first process keeps it too.
     """
-    bwrap = shutil.which("bwrap") or "bwrap"
-    if layout.uid is None:
-        argv = [bwrap, "--unshare-all"]
-    else:
-        argv = [bwrap, *ROOT_UNSHARE, *[a for cap in ROOT_CAPS for a in ("--cap-add", cap)]]
-    argv += ["--die-with-parent", "--new-session"]
-    for system_dir in SYSTEM_DIRS:
-        if Path(system_dir).is_dir():
-            argv += ["--ro-bind", system_dir, system_dir]
-    for name in MERGED_USR_LINKS:
-        top = Path("/") / name
-        if top.is_symlink():
-            argv += ["--symlink", os.readlink(top), str(top)]
-        elif top.is_dir():
-            argv += ["--ro-bind", str(top), str(top)]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    for scratch in ("/tmp", "/dev/shm"):
-        argv += ["--perms", "1777", *_size(layout.tmp_mb), "--tmpfs", scratch]
-    # After the tmpfs mounts, so that a Python environment under /tmp is not hidden by them.
-    for root in python_roots():
-        argv += [*_open_parents(root), "--ro-bind", str(root), str(root)]
-    for readable in layout.readable:
-        argv += [*_open_parents(readable), "--ro-bind", str(readable), str(readable)]
-    for hidden in layout.hidden_files:
-        argv += ["--ro-bind", "/dev/null", str(hidden)]
-    for device in sorted(Path("/dev").glob("nvidia*")):
-        argv += ["--dev-bind", str(device), str(device)]
-    writable = (layout.workdir, *layout.writable) if layout.workdir is not None else layout.writable
-    for folder in writable:
-        argv += [*_open_parents(folder), "--bind", str(folder), str(folder)]
-    # After the writable folders, so that an asset can sit inside the working folder.
-    for source, destination in layout.mounts:
-        argv += [*_open_parents(destination), "--ro-bind", str(source), str(destination)]
-    home = str(layout.workdir) if layout.workdir is not None else "/tmp"
-    argv += ["--chdir", home, "--setenv", "HOME", home]
+    argv = [shutil.which("bwrap") or "bwrap", *namespaces(layout), "--die-with-parent", "--new-session"]
+    for operation in operations(layout):
+        argv += operation.words()
+    argv += ["--chdir", home(layout), "--setenv", "HOME", home(layout)]
     if layout.uid is not None:
         argv += enforce.drop_privileges_argv(layout.uid)
     return argv + kernel_argv
 
 
-def _open_parents(path: Path) -> list[str]:
+def _open_parents(path: Path) -> list[Operation]:
     """`--dir` for each folder above `path` that no mount provides, mode 0755 (bwrap's own is 0700)."""
-    argv: list[str] = []
+    ops: list[Operation] = []
     for parent in reversed(path.parents[:-1]):
         if str(parent) in (*SYSTEM_DIRS, "/tmp") or any(str(parent).startswith(d + "/") for d in SYSTEM_DIRS):
             continue
-        argv += ["--perms", "0755", "--dir", str(parent)]
-    return argv
-
-
-def _size(megabytes: int | None) -> list[str]:
-    return [] if megabytes is None else ["--size", str(megabytes * 1024 * 1024)]
+        ops.append(Operation("dir", (str(parent),), perms=0o755))
+    return ops

@@ -112,6 +112,12 @@ def clean_env_argv(env: dict[str, str]) -> list[str]:
     ]
 
 
+def join_cgroup_argv(procs: Path) -> list[str]:
+    """`sh -c 'echo $$ > P && exec "$@"' P`: join the cgroup whose cgroup.procs is `procs`, then exec the rest."""
+    shell = shutil.which("sh", path=SYSTEM_BIN) or "/bin/sh"
+    return [shell, "-c", 'echo $$ > "$0" && exec "$@"', str(procs)]
+
+
 def drop_privileges_argv(uid: int) -> list[str]:
     """The `setpriv ... --` prefix that turns root (inside bwrap) into `uid` with no capabilities."""
     return [
@@ -158,7 +164,7 @@ class MemoryCgroup:
     """A memory cgroup of its own for one sandboxed process tree: the kernel enforces its limit.
 
     Made under the grader's own cgroup, so that a host that confines the grader confines its
-    kernels too. The process joins it before it execs (`join_argv`), so not one page escapes.
+    kernels too. The process joins it before it execs (`join_cgroup_argv`), so not one page escapes.
     """
 
     def __init__(self, folder: Path, version: int, limit_mb: int) -> None:
@@ -200,10 +206,10 @@ class MemoryCgroup:
         kind = "cgroup v2 memory.max" if self.version == 2 else "cgroup v1 memory controller"
         return f"a hard limit of {self.limit_mb} MB ({kind})"
 
-    def join_argv(self) -> list[str]:
-        """A prefix that moves the process into this cgroup, then execs the rest of the command line."""
-        shell = shutil.which("sh", path=SYSTEM_BIN) or "/bin/sh"
-        return [shell, "-c", 'echo $$ > "$0" && exec "$@"', str(self.folder / "cgroup.procs")]
+    @property
+    def procs(self) -> Path:
+        """The file a process writes its pid to, to join this cgroup."""
+        return self.folder / "cgroup.procs"
 
     def oom_kills(self) -> int:
         """How many processes the kernel's OOM killer stopped in this cgroup."""

@@ -45,7 +45,7 @@ from jupyter_client.manager import AsyncKernelManager
 from pydantic import BaseModel, ConfigDict
 
 from grader.rubric.limits import Limits
-from grader.sandbox import bwrap, enforce
+from grader.sandbox import bwrap, command, enforce
 
 
 class UidKernelManager(AsyncKernelManager):
@@ -63,14 +63,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SPARE_PREFIX = "grader-spare-"
 IMPORT_KERAS = "import keras; del keras"
-PASSED_THROUGH = (
-    "CUDA_VISIBLE_DEVICES",
-    "TF_FORCE_GPU_ALLOW_GROWTH",
-    "OMP_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-    "TF_ENABLE_ONEDNN_OPTS",
-)
+SANDBOX_METADATA = "grader_sandbox"
 
 
 class KernelRecipe(BaseModel):
@@ -152,7 +145,7 @@ class _Spares:
         self.last_start: KernelStart | None = None
         self.launched = 0
         self.more_work: Callable[[], bool] = lambda: True
-        self.fork: Callable[[list[str]], dict[str, Any] | None] | None = None
+        self.fork: Callable[[command.SandboxSpec], dict[str, Any] | None] | None = None
 
 
 _state = _Spares()
@@ -224,8 +217,8 @@ def record_start(kernel: StartedKernel, prestarted: bool, wait_s: float) -> None
     )
 
 
-def fork_with(metadata_for: Callable[[list[str]], dict[str, Any] | None]) -> None:
-    """From now on, ask `metadata_for` whether a sandboxed kernel's command line can be forked.
+def fork_with(metadata_for: Callable[[command.SandboxSpec], dict[str, Any] | None]) -> None:
+    """From now on, ask `metadata_for` whether a sandboxed kernel (as its description gives it) can be forked.
 
     It returns the kernelspec metadata that starts the kernel through the warm factory, or None to
     launch it as usual. The factory installs itself here (`grader.sandbox.factory.enable`), so this
@@ -413,27 +406,30 @@ def _kernel_manager(
 ) -> UidKernelManager:
     spec_dir = folder / "kernels" / "grader"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    workdir = layout.workdir or folder
-    kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    program = [sys.executable, "-m", "ipykernel_launcher", "-f", command.CONNECTION_FILE]
     if recipe.import_keras:
-        kernel_argv.append(f"--IPKernelApp.exec_lines={IMPORT_KERAS}")
-    prefix = [
-        *enforce.clean_env_argv(kernel_env(workdir)),
-        *(cgroup.join_argv() if cgroup is not None else []),
-        *enforce.rlimit_argv(recipe.limits.processes, recipe.limits.disk_mb),
-    ]
-    argv = [*prefix, *(bwrap.bwrap_command(layout, kernel_argv) if recipe.sandboxed else kernel_argv)]
+        program.append(f"--IPKernelApp.exec_lines={IMPORT_KERAS}")
+    sandbox = command.SandboxSpec(
+        program=tuple(program),
+        env=kernel_env(layout.workdir or folder),
+        layout=layout if recipe.sandboxed else None,
+        cgroup_procs=cgroup.procs if cgroup is not None else None,
+        processes=recipe.limits.processes,
+        file_mb=recipe.limits.disk_mb,
+    )
     spec: dict[str, Any] = {
-        "argv": argv,
+        "argv": sandbox.argv(),
         "display_name": "grader",
         "language": "python",
         "interrupt_mode": "message",
         "env": {},
     }
-    if _state.fork is not None and recipe.sandboxed:
-        metadata = _state.fork(argv)
+    if recipe.sandboxed:
+        # The description the factory forks from (`grader.sandbox.factory`), beside the argv it describes.
+        spec["metadata"] = {SANDBOX_METADATA: sandbox.model_dump(mode="json")}
+        metadata = _state.fork(sandbox) if _state.fork is not None else None
         if metadata is not None:
-            spec["metadata"] = metadata
+            spec["metadata"].update(metadata)
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
     manager = UidKernelManager(
@@ -448,23 +444,5 @@ def _kernel_manager(
 
 
 def kernel_env(workdir: Path) -> dict[str, str]:
-    """The kernel's whole environment: nothing of the grader's leaks in except what is listed here.
-
-    Passed through from the grader: the GPU assignment and TensorFlow's numeric settings (thread
-    counts, oneDNN), so that an instructor can reproduce a run on the machine that graded it.
-    """
-    env = {
-        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
-    }
-    for name in PASSED_THROUGH:
-        if name in os.environ:
-            env[name] = os.environ[name]
-    return env
+    """The kernel's whole environment (`command.sandbox_env`): nothing of the grader's but `command.PASSED_THROUGH`."""
+    return command.sandbox_env(workdir, "kernel")

@@ -18,12 +18,14 @@ import contextlib
 import hashlib
 import os
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader.inside.inspector import vetting
 from grader.inside.inspector.facts import LayerFacts, ModelFacts, NodeKind
 
 CONFIG_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "units", "pool_size", "rate")
@@ -61,11 +63,25 @@ def _use_gpu_memory_growth() -> None:
 
 
 def load_model(path: Path) -> Any:
+    """The model saved at `path`, rebuilt from its vetted config (`vetting`): nothing it holds goes unaccounted for.
+
+    The vetted copy is written beside `path` (the inspector's private folder for this model).
+    """
     keras = keras_module()
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        vetted = vetting.vetted_archive(path)
+    except vetting.ConfigRefused as exc:
+        raise ModelLoadError(str(exc)) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelLoadError(
+            f"the saved model is not a readable .keras archive: {type(exc).__name__}"
+        ) from None
+    try:
+        return keras.saving.load_model(vetted, safe_mode=True, compile=False)
     except Exception as exc:
         raise ModelLoadError(_load_error_message(exc)) from None
+    finally:
+        vetted.unlink(missing_ok=True)
 
 
 def _load_error_message(exc: Exception) -> str:
@@ -99,44 +115,96 @@ def measure(model: Any, variable: str) -> ModelFacts:
 
 
 def graph_nodes(model: Any, prefix: str = "") -> Iterator[LayerFacts]:
-    """Every operation of `model` from inputs to outputs; a nested model, then the raw operations inside it."""
+    """Every call of an operation in `model`, from inputs to outputs: one row per call.
+
+    A nested model is a row, then the raw operations inside it; a layer that holds a model
+    inside it (a wrapper's inner layer) is followed by that model's row, so no computation the
+    graph runs is left out. A layer called several times is a row per call ("conv (call 2)"):
+    one layer object applied six times is six convolutions, not one.
+    """
     keras = keras_module()
-    for operation in _operations(model):
+    seen: set[int] = set()
+    for operation, call, node in _calls(model):
         if isinstance(operation, keras.layers.InputLayer):
             continue
+        name = prefix + str(operation.name) + (f" (call {call})" if call > 1 else "")
         if isinstance(operation, keras.Model):
-            yield _node(operation, "model", prefix)
-            inner = f"{prefix}{operation.name}/"
-            yield from (node for node in graph_nodes(operation, inner) if node.kind != "layer")
+            yield _node(operation, "model", name, node)
+            if id(operation) not in seen:
+                seen.add(id(operation))
+                yield from _inside(operation, f"{prefix}{operation.name}/")
         elif isinstance(operation, keras.layers.Layer):
-            yield _node(operation, "layer", prefix)
+            yield _node(operation, "layer", name, node)
+            if id(operation) not in seen:
+                seen.add(id(operation))
+                for inner in _models_within(operation):
+                    yield _node(inner, "model", f"{prefix}{operation.name}/{inner.name}", None)
+                    yield from _inside(inner, f"{prefix}{operation.name}/{inner.name}/")
         else:
-            yield _node(operation, "op", prefix)
+            yield _node(operation, "op", name, node)
 
 
-def _operations(model: Any) -> list[Any]:
-    """A functional model's operations in topological order; a Sequential's layers (it holds no raw ops)."""
+def _inside(model: Any, prefix: str) -> Iterator[LayerFacts]:
+    """What a nested model computes beyond its own layers: its raw operations and the models within it."""
+    return (node for node in graph_nodes(model, prefix) if node.kind != "layer")
+
+
+def _models_within(layer: Any) -> Iterator[Any]:
+    """The models a layer holds inside it (a wrapper's `layer`, an RNN's `cell`), not looking inside those models."""
+    keras = keras_module()
+    for inner in layer._flatten_layers(include_self=False, recursive=False):
+        if isinstance(inner, keras.Model):
+            yield inner
+        else:
+            yield from _models_within(inner)
+
+
+def _calls(model: Any) -> list[tuple[Any, int, Any]]:
+    """Each call in the graph as (operation, its call number, the call's node), in topological order.
+
+    The order is Keras' own order of operations where no layer is shared (deepest first, then the
+    order the graph was built in). A Sequential not yet built has no graph: its layers, once each.
+    """
     functional = getattr(model, "_functional", None)
-    if functional is not None:
-        return list(functional.operations)
-    operations = getattr(model, "operations", None)
-    return list(operations) if operations is not None else list(model.layers)
+    graph = functional if functional is not None else model
+    by_depth = getattr(graph, "_nodes_by_depth", None)
+    operations = getattr(graph, "operations", None)
+    if not by_depth or operations is None:
+        return [(layer, 1, None) for layer in model.layers]
+    order = {id(operation): index for index, operation in enumerate(operations)}
+    nodes = [
+        (-depth, order.get(id(node.operation), len(order)), node)
+        for depth, at_depth in by_depth.items()
+        for node in at_depth
+        if node.operation is not None
+    ]
+    nodes.sort(key=lambda item: (item[0], item[1]))
+    counts: dict[int, int] = {}
+    calls = []
+    for _, _, node in nodes:
+        counts[id(node.operation)] = counts.get(id(node.operation), 0) + 1
+        calls.append((node.operation, counts[id(node.operation)], node))
+    return calls
 
 
-def _node(operation: Any, kind: NodeKind, prefix: str) -> LayerFacts:
+def _node(operation: Any, kind: NodeKind, name: str, node: Any) -> LayerFacts:
+    """One row: the operation's settings and parameters; the shape and constants of this call (`node`), or of all."""
     try:
         config = operation.get_config()
     except Exception:
         config = {}
     kept = {key: _plain(config[key]) for key in CONFIG_KEYS if key in config}
+    outputs = list(getattr(node, "outputs", None) or []) if node is not None else []
+    shape = _shape(tuple(outputs[0].shape)) if outputs and hasattr(outputs[0], "shape") else None
+    calls = [node] if node is not None else list(getattr(operation, "_inbound_nodes", None) or [])
     return LayerFacts(
-        name=prefix + str(operation.name),
+        name=name,
         type=type(operation).__name__,
         config=kept,
-        output_shape=_output_shape(operation),
+        output_shape=shape if shape is not None else _output_shape(operation),
         params=_params(operation),
         kind=kind,
-        constants=_constants(operation),
+        constants=_constants(calls),
     )
 
 
@@ -160,11 +228,11 @@ def _output_shape(operation: Any) -> tuple[int | None, ...] | None:
         return None
 
 
-def _constants(operation: Any) -> int:
-    """How many constant values (arrays and numbers that are not tensors of the graph) the operation's calls use."""
+def _constants(calls: list[Any]) -> int:
+    """How many constant values (arrays and numbers that are not tensors of the graph) these calls use."""
     keras = keras_module()
     total = 0
-    for node in getattr(operation, "_inbound_nodes", None) or []:
+    for node in calls:
         arguments = getattr(node, "arguments", None)
         if arguments is None:
             continue

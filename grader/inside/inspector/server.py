@@ -1,8 +1,9 @@
 """The inspector process: import Keras once, then measure and run the models the grader sends, one at a time.
 
 Runs sandboxed (see `grader.grading.inspector`), started as `python -m grader.inside.inspector.server FD`. It
-reads nothing by path: each model and input array arrives as a file descriptor. Answers are plain
-JSON: the measured graph, or one class index per input and how many were not finite.
+reads nothing by path: each model and input array arrives as a file descriptor. Requests and
+answers are the messages of `schema`: the measured graph, or one class index per input and how
+many were not finite. It imports only modules behind the wall (a test checks what is loaded).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.inside.inspector import wire
+from grader.inside.inspector import schema, wire
 
 
 def serve(fd: int) -> None:
@@ -29,7 +30,7 @@ def serve(fd: int) -> None:
 
     sock = socket.socket(fileno=fd)
     measure.keras_module()
-    wire.reply(sock, {"ready": True})
+    wire.reply(sock, schema.Ready())
     cache: dict[str, Any] = {}
     while True:
         fds: list[int] = []
@@ -37,12 +38,13 @@ def serve(fd: int) -> None:
             request = wire.receive(sock, time.monotonic() + 10**9, fds)
         except (ConnectionError, OSError, ValueError):
             return
+        reply: schema.Measured | schema.Predicted | schema.Failed
         try:
             reply = _handle(request, fds, cache)
         except (measure.ModelLoadError, predict.PredictionError) as exc:
-            reply = {"ok": False, "error": str(exc)}
+            reply = schema.Failed(error=str(exc))
         except Exception as exc:
-            reply = {"ok": False, "error": f"the model could not be inspected: {predict.first_line(exc)}"}
+            reply = schema.Failed(error=f"the model could not be inspected: {predict.first_line(exc)}")
         finally:
             for received in fds:
                 with contextlib.suppress(OSError):
@@ -50,33 +52,40 @@ def serve(fd: int) -> None:
         wire.reply(sock, reply)
 
 
-def _handle(request: dict[str, Any], fds: list[int], cache: dict[str, Any]) -> dict[str, Any]:
+def _handle(
+    message: dict[str, Any], fds: list[int], cache: dict[str, Any]
+) -> schema.Measured | schema.Predicted | schema.Failed:
     from grader.inside.inspector import measure, predict
 
     if not fds:
-        return {"ok": False, "error": "no model was sent"}
+        return schema.Failed(error="no model was sent")
+    if message.get("op") not in schema.OPS:
+        return schema.Failed(error=f"unknown request {str(message.get('op'))[:50]!r}")
+    try:
+        request = schema.REQUEST.validate_python(message)
+    except ValueError:
+        return schema.Failed(error=f"a malformed {message['op']} request")
+    if isinstance(request, schema.PredictRequest) and len(fds) < 2:
+        return schema.Failed(error="no inputs were sent")
     began = time.monotonic()
-    model = _load(fds[0], str(request.get("sha256")), cache)
+    model = _load(fds[0], request.sha256, cache)
     loaded = time.monotonic()
-    timing = {"load_ms": round(1000 * (loaded - began), 1)}
-    if request.get("op") == "measure":
-        facts = measure.measure(model, str(request.get("variable", "model")))
-        timing["walk_ms"] = round(1000 * (time.monotonic() - loaded), 1)
-        return {"ok": True, "facts": facts.model_dump(mode="json"), "timing": timing}
-    if request.get("op") == "predict" and len(fds) >= 2:
-        inputs = _array(fds[1])
-        classes, nonfinite = predict.predict_classes(
-            model, inputs, int(request["num_classes"]), batch_size=int(request["batch_size"])
-        )
-        return {
-            "ok": True,
-            "classes": classes.astype(np.int64).tolist(),
-            "nonfinite": nonfinite,
-            "device": predict.device_label(),
-            "duration_s": round(time.monotonic() - began, 3),
-            "timing": timing,
-        }
-    return {"ok": False, "error": f"unknown request {str(request.get('op'))[:50]!r}"}
+    load_ms = round(1000 * (loaded - began), 1)
+    if isinstance(request, schema.MeasureRequest):
+        facts = measure.measure(model, request.variable)
+        walk_ms = round(1000 * (time.monotonic() - loaded), 1)
+        return schema.Measured(facts=facts, timing=schema.Timing(load_ms=load_ms, walk_ms=walk_ms))
+    inputs = _array(fds[1])
+    classes, nonfinite = predict.predict_classes(
+        model, inputs, request.num_classes, batch_size=request.batch_size
+    )
+    return schema.Predicted(
+        classes=tuple(classes.astype(np.int64).tolist()),
+        nonfinite=nonfinite,
+        device=predict.device_label(),
+        duration_s=round(time.monotonic() - began, 3),
+        timing=schema.Timing(load_ms=load_ms),
+    )
 
 
 def _load(fd: int, sha256: str, cache: dict[str, Any]) -> Any:

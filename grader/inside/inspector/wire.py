@@ -1,7 +1,9 @@
 """The inspector's wire: length-prefixed JSON messages over a Unix socket, file descriptors beside them.
 
 A request carries its files as descriptors (`SCM_RIGHTS`), so the sandboxed inspector never opens
-a grader-side path; replies are bounded in size.
+a grader-side path; replies are bounded in size. What is sent is always one of the messages in
+`grader.inside.inspector.schema`; what is received is a JSON object, which the receiver validates
+against the message it expects.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import socket
 import time
 from typing import Any
 
+from pydantic import BaseModel
+
 MIB = 1024 * 1024
 FRAME_HEADER = 8
 MAX_REPLY_BYTES = 256 * MIB
 MAX_FDS = 4
 
 
-def send(sock: socket.socket, message: dict[str, Any], fds: list[int], deadline: float) -> None:
-    payload = json.dumps(message).encode()
+def send(sock: socket.socket, message: BaseModel, fds: list[int], deadline: float) -> None:
+    payload = _encode(message)
     frame = len(payload).to_bytes(FRAME_HEADER, "big") + payload
     sock.settimeout(max(0.01, deadline - time.monotonic()))
     sent = socket.send_fds(sock, [frame], fds) if fds else sock.send(frame)
@@ -57,6 +61,10 @@ def read_exactly(sock: socket.socket, size: int, deadline: float, fds: list[int]
     return b"".join(chunks)
 
 
-def reply(sock: socket.socket, message: dict[str, Any]) -> None:
-    payload = json.dumps(message).encode()
+def reply(sock: socket.socket, message: BaseModel) -> None:
+    payload = _encode(message)
     sock.sendall(len(payload).to_bytes(FRAME_HEADER, "big") + payload)
+
+
+def _encode(message: BaseModel) -> bytes:
+    return json.dumps(message.model_dump(mode="json")).encode()

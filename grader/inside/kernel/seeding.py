@@ -1,6 +1,8 @@
 """Kernel side: seeding Python, NumPy and Keras/TensorFlow before the student's first cell.
 
-A regrade with the same seed trains to the same numbers (on the same machine and numeric path).
+The seed is the submission's own (`grader.grading.prelude.submission_seed`): a regrade of the same
+submission trains to the same numbers (on the same machine and numeric path), while two students
+who wrote the same code do not, so that identical weights can mean something.
 Keras is imported only when the submission uses it (importing TensorFlow costs seconds).
 """
 

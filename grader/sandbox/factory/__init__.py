@@ -8,18 +8,20 @@ ipykernel, TensorFlow and Keras, runs no TensorFlow op (so no thread pool exists
 kernel per submission.
 
 Each forked kernel gets the sandbox a launched one gets, by construction: the factory does not
-describe the sandbox itself, it carries out the launch command line that `grader.sandbox.kernels` would
-run (`plan.plan_of`): the same clean environment, memory cgroup, rlimits, namespaces (mount,
-PID, network with only `lo`, IPC, UTS, cgroup), the same mounts in the same order, the same uid
-with no capabilities and no_new_privs, the same `python -m ipykernel_launcher -f ...`.
+describe the sandbox itself, it carries out the description (`grader.sandbox.command.SandboxSpec`)
+whose command line `grader.sandbox.kernels` would run (`plan.plan_for`): the same clean
+environment, memory cgroup, rlimits, namespaces (mount, PID, network with only `lo`, IPC, UTS,
+cgroup), the same mounts in the same order, the same uid with no capabilities and no_new_privs,
+the same `python -m ipykernel_launcher -f ...`.
 
-jupyter_client drives a forked kernel as it drives a launched one: the kernelspec keeps its argv
-and names the `grader-factory` provisioner (`FactoryProvisioner`, `metadata()`), which hands the
-formatted command line to the template instead of executing it, and polls, signals and kills
-the result through a pidfd. Everything else (the connection file written and handed to the
-kernel's uid, ipc sockets, `interrupt_mode: message`, shutdown, the watchdog on the process tree)
-is unchanged. Where the template cannot take a command line (`forkable` says why) or fails, the
-provisioner launches it as jupyter_client's own would.
+jupyter_client drives a forked kernel as it drives a launched one: the kernelspec keeps its argv,
+carries its description beside it, and names the `grader-factory` provisioner
+(`FactoryProvisioner`, `metadata()`), which checks that the formatted command line is the one the
+description gives, hands the description's plan to the template instead of executing it, and
+polls, signals and kills the result through a pidfd. Everything else (the connection file
+written and handed to the kernel's uid, ipc sockets, `interrupt_mode: message`, shutdown, the
+watchdog on the process tree) is unchanged. Where the template cannot take a kernel (`forkable`
+says why) or fails, the provisioner launches it as jupyter_client's own would.
 
 Where the factory cannot run at all (not root, so no uid per kernel; no bubblewrap sandbox to
 reproduce; a Linux without mount_setattr or pidfds), `factory_problem()` says why and the caller
@@ -54,8 +56,8 @@ import psutil
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 
-from grader.sandbox import bwrap, enforce, kernels
-from grader.sandbox.factory.plan import PlanError, plan_of
+from grader.sandbox import bwrap, command, enforce, kernels
+from grader.sandbox.factory.plan import PlanError, plan_for
 from grader.sandbox.factory.template import EXIT_STATUS, ORDER_BYTES, SYSCALLS
 
 __all__ = [
@@ -69,7 +71,7 @@ __all__ = [
     "forkable",
     "launch",
     "metadata",
-    "plan_of",
+    "plan_for",
     "shared",
 ]
 
@@ -148,14 +150,14 @@ def _trial_problem() -> str | None:
         for path in (work, artifacts, ipc):
             path.mkdir()
         enforce.hand_over((work, artifacts, ipc), uid)
-        layout = bwrap.SandboxLayout(workdir=work, writable=(artifacts, ipc), uid=uid, tmp_mb=16)
-        kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(ipc / "connection.json")]
-        argv = [
-            *enforce.clean_env_argv(kernels.kernel_env(work)),
-            *enforce.rlimit_argv(64, 16),
-            *bwrap.bwrap_command(layout, kernel_argv),
-        ]
-        order = {"plan": {**plan_of(argv), "probe": True}}
+        spec = command.SandboxSpec(
+            program=(sys.executable, "-m", "ipykernel_launcher", "-f", str(ipc / "connection.json")),
+            env=kernels.kernel_env(work),
+            layout=bwrap.SandboxLayout(workdir=work, writable=(artifacts, ipc), uid=uid, tmp_mb=16),
+            processes=64,
+            file_mb=16,
+        )
+        order = {"plan": {**plan_for(spec), "probe": True}}
         factory = Factory.start(preload=False)
         probe = factory.fork_probe(order, timeout=30)
         report = probe.report
@@ -180,15 +182,27 @@ def _trial_problem() -> str | None:
     return f"a trial fork was not isolated as expected: {wrong}" if wrong else None
 
 
-def forkable(argv: list[str]) -> str | None:
-    """None when the factory can start a kernel for this (kernelspec) command line, else why not."""
+def forkable(
+    spec: command.SandboxSpec | None, cmd: list[str] | None = None, connection_file: str = "connection.json"
+) -> str | None:
+    """None when the factory can start a kernel so described, else why not.
+
+    With `cmd` (the command line jupyter_client would run, `connection_file` filled in), also why
+    not when that command line is not the one `spec` gives: the fork follows the description, so
+    a launch command that says anything else (another option, another program) is launched.
+    """
     problem = factory_problem()
     if problem is not None:
         return problem
+    if spec is None:
+        return "the kernelspec carries no description of its sandbox"
+    described = spec.with_connection_file(connection_file)
     try:
-        plan_of([word.replace("{connection_file}", "connection.json") for word in argv])
+        plan_for(described)
     except PlanError as exc:
         return str(exc)
+    if cmd is not None and described.argv() != cmd:
+        return "the kernel's command line is not the one its sandbox description gives"
     return None
 
 
@@ -202,7 +216,7 @@ def enable() -> str | None:
     """
     problem = factory_problem()
     if problem is None:
-        kernels.fork_with(lambda argv: metadata() if forkable(argv) is None else None)
+        kernels.fork_with(lambda spec: metadata() if forkable(spec) is None else None)
         shared()
     return problem
 
@@ -415,9 +429,12 @@ class Probe:
 def _view(home: Path) -> dict[str, Any]:
     """The template's own file system view: a kernel's (the same bwrap operations), with `home` as HOME."""
     uid = enforce.uid_of(os.getpid(), TRIAL_SLOT)
-    layout = bwrap.SandboxLayout(workdir=home, uid=uid, tmp_mb=64)
-    argv = bwrap.bwrap_command(layout, [sys.executable, "-m", "ipykernel_launcher", "-f", str(home / "none")])
-    plan = plan_of([*enforce.clean_env_argv({}), *argv])
+    spec = command.SandboxSpec(
+        program=(sys.executable, "-m", "ipykernel_launcher", "-f", str(home / "none")),
+        env={},
+        layout=bwrap.SandboxLayout(workdir=home, uid=uid, tmp_mb=64),
+    )
+    plan = plan_for(spec)
     return {"ops": plan["ops"], "chdir": plan["chdir"]}
 
 
@@ -544,8 +561,9 @@ class FactoryProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, except that the template forks the kernel instead of Popen.
 
     `pre_launch` (the connection file, the formatted command line) is the local provisioner's.
-    `launch_kernel` sends that command line, read as a plan, to this process's template; where
-    the factory cannot reproduce it (`forkable` says why) or the template fails, it launches the
+    `launch_kernel` sends the kernelspec's sandbox description (`kernels.SANDBOX_METADATA`), as a
+    plan, to this process's template; where the factory cannot reproduce it or the command line
+    is not the one it describes (`forkable` says why), or the template fails, it launches the
     command as the local provisioner would, and `fallback` says why. `forked` tells which it was.
     """
 
@@ -553,10 +571,12 @@ class FactoryProvisioner(LocalProvisioner):
     fallback: str | None = None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        problem = forkable(cmd)
-        if problem is None:
+        spec = self._sandbox()
+        connection_file = str(getattr(self.parent, "connection_file", ""))
+        problem = forkable(spec, cmd, connection_file)
+        if problem is None and spec is not None:
             try:
-                await self._fork(cmd, kwargs)
+                await self._fork(spec.with_connection_file(connection_file), kwargs)
                 return self.connection_info
             except FactoryError as exc:
                 problem = str(exc)
@@ -564,8 +584,16 @@ class FactoryProvisioner(LocalProvisioner):
         self.log.info("launching the kernel instead of forking it: %s", problem)
         return await super().launch_kernel(cmd, **kwargs)
 
-    async def _fork(self, cmd: list[str], kwargs: dict[str, Any]) -> None:
-        order = {"plan": plan_of(cmd)}
+    def _sandbox(self) -> command.SandboxSpec | None:
+        """The sandbox description `kernels` wrote beside the kernelspec's argv (None: none, or unreadable)."""
+        described = (self.kernel_spec.metadata or {}).get(kernels.SANDBOX_METADATA)
+        try:
+            return command.SandboxSpec.model_validate(described) if described is not None else None
+        except ValueError:
+            return None
+
+    async def _fork(self, spec: command.SandboxSpec, kwargs: dict[str, Any]) -> None:
+        order = {"plan": plan_for(spec)}
         factory = shared()
         if differences := factory.differences(order["plan"]["env"]):
             raise FactoryError(

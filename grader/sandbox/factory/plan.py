@@ -1,109 +1,94 @@
-"""The launch command line of a sandboxed kernel, read as a plan the template carries out by hand.
+"""A sandboxed kernel's description, turned into the plan the template carries out by hand.
 
 A forked kernel must be sandboxed exactly as a launched one. So the factory takes no layout of its
-own: it reads the very command line `grader.sandbox.kernels` would run (the kernelspec argv, formatted
-with the connection file), which `grader.rubric.limits` and `grader.sandbox.bwrap` build:
+own: it reads the very description (`grader.sandbox.command.SandboxSpec`) whose command line
+`grader.sandbox.kernels` would run, and takes each step from the same values that command line is
+built from: the environment, the memory cgroup, the rlimits, bwrap's namespaces and file-system
+operations (`grader.sandbox.bwrap.operations`, in order), setpriv's uid, the kernel's argv.
 
-    env -i K=V ...                          the whole environment
-    sh -c 'echo $$ > "$0" && exec "$@"' P   join the memory cgroup whose cgroup.procs is P
-    prlimit --nproc=N --fsize=B --          RLIMIT_NPROC, RLIMIT_FSIZE
-    bwrap --unshare-... --ro-bind ... --     namespaces and the new root, in order
-    setpriv --reuid=U --regid=U ... --      the kernel's uid, no capabilities, no_new_privs
-    python -m ipykernel_launcher -f CONNECTION_FILE ...
-
-Every word must be understood: anything else (a bwrap option this reader does not know, a kernel
-that is not this interpreter's ipykernel, no uid of its own) is a `PlanError`, and the kernel
-is launched instead. A change to the sandbox's command line is thus either followed by the
-factory or refused by it, never silently dropped.
+What the template cannot reproduce (no bubblewrap, no uid of its own, a kernel that is not this
+interpreter's ipykernel, an rlimit tool or setpriv that is not installed) is a `PlanError`, and
+the kernel is launched instead. The provisioner also refuses a command line that is not the one
+the description gives (`grader.sandbox.factory.forkable`), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import functools
-import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import enforce
+from grader.sandbox import bwrap, enforce
+from grader.sandbox.command import SandboxSpec
+from grader.sandbox.factory.template import CLONE
 
-ENV_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-SWITCHES = {
-    "--unshare-ipc": "ipc",
-    "--unshare-pid": "pid",
-    "--unshare-net": "net",
-    "--unshare-uts": "uts",
-    "--unshare-cgroup": "cgroup",
-    "--unshare-cgroup-try": "cgroup",
-}
-BINDS = {"--ro-bind": "ro-bind", "--bind": "bind", "--dev-bind": "dev-bind"}
 SETPRIV_FLAGS = {"--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"}
 
 
 class PlanError(ValueError):
-    """The command line asks for something the factory cannot reproduce; launch the kernel instead."""
+    """The description asks for something the factory cannot reproduce; launch the kernel instead."""
 
 
-def plan_of(argv: Sequence[str]) -> dict[str, Any]:
-    """The plan (plain JSON) for the template: environment, cgroup, rlimits, namespaces, mounts, uid, kernel argv."""
-    words = _Words(list(argv))
-    env = _environment(words)
-    procs = _cgroup(words)
-    if procs is not None:
+def plan_for(spec: SandboxSpec) -> dict[str, Any]:
+    """The plan (plain JSON) for the template: environment, cgroup, rlimits, namespaces, mounts, uid, kernel argv.
+
+    `spec` has its connection file filled in (`SandboxSpec.with_connection_file`).
+    """
+    layout = spec.layout
+    if layout is None:
+        raise PlanError("the kernel is not sandboxed with bubblewrap")
+    if layout.uid is None or layout.uid == 0 or enforce.system_tool("setpriv") is None:
+        raise PlanError("the kernel does not run as a uid of its own (the grader is not root)")
+    if set(enforce.drop_privileges_argv(layout.uid)[1:-1]) != {
+        f"--reuid={layout.uid}",
+        f"--regid={layout.uid}",
+        *SETPRIV_FLAGS,
+    }:
+        raise PlanError(
+            "setpriv does more than the template knows how to do: switch uid, drop every privilege"
+        )
+    unshare = [option.removeprefix("--unshare-").removesuffix("-try") for option in bwrap.ROOT_UNSHARE]
+    if not set(unshare) <= set(CLONE) or "pid" not in unshare:
+        raise PlanError(
+            "the factory forks kernels only into namespaces it knows, a PID namespace of their own among them"
+        )
+    argv = list(spec.program)
+    if argv[:3] != [sys.executable, "-m", "ipykernel_launcher"] or "-f" not in argv:
+        raise PlanError("the kernel is not this interpreter's ipykernel: the template could not be it")
+    env = dict(spec.env)
+    if spec.cgroup_procs is not None:
         env = _through_shell(env)
-    plan: dict[str, Any] = {
+    home = bwrap.home(layout)
+    env["HOME"] = home  # bwrap's --setenv
+    env["PWD"] = home  # bwrap sets it, after --chdir
+    return {
         "env": env,
-        "cgroup_procs": procs,
-        "rlimits": _rlimits(words),
+        "cgroup_procs": str(spec.cgroup_procs) if spec.cgroup_procs is not None else None,
+        "rlimits": _rlimits(spec),
+        "unshare": unshare,
+        "unshare_try": [
+            option.removeprefix("--unshare-").removesuffix("-try")
+            for option in bwrap.ROOT_UNSHARE
+            if option.endswith("-try")
+        ],
+        "new_session": True,
+        "ops": [operation.step() for operation in bwrap.operations(layout)],
+        "chdir": home,
+        "drop": {"uid": layout.uid, "gid": layout.uid},
+        "argv": argv,
     }
-    plan.update(_bwrap(words, env))
-    plan["drop"] = _setpriv(words)
-    plan["argv"] = _kernel(words)
-    return plan
 
 
-class _Words:
-    def __init__(self, words: list[str]) -> None:
-        self.words = words
-        self.at = 0
-
-    def peek(self, count: int = 1) -> list[str]:
-        return self.words[self.at : self.at + count]
-
-    def take(self, what: str) -> str:
-        if self.at >= len(self.words):
-            raise PlanError(f"the command line ends where {what} was expected")
-        word = self.words[self.at]
-        self.at += 1
-        return word
-
-    def rest(self) -> list[str]:
-        return self.words[self.at :]
-
-
-def _environment(words: _Words) -> dict[str, str]:
-    if words.peek(2) != [*enforce.clean_env_argv({})[:1], "-i"]:
-        raise PlanError("the kernel's command does not start from a clean environment (env -i)")
-    words.at += 2
-    env: dict[str, str] = {}
-    while words.peek() and ENV_WORD.match(words.peek()[0]):
-        name, _, value = words.take("an environment variable").partition("=")
-        env[name] = value
-    return env
-
-
-def _cgroup(words: _Words) -> str | None:
-    join = enforce.MemoryCgroup(Path("/"), 1, 0).join_argv()[:3]
-    if words.peek(3) != join:
-        return None
-    words.at += 3
-    procs = words.take("the cgroup's cgroup.procs")
-    if Path(procs).name != "cgroup.procs":
-        raise PlanError(f"unexpected cgroup file {procs}")
-    return procs
+def _rlimits(spec: SandboxSpec) -> dict[str, int]:
+    """The rlimits prlimit would set (none where prlimit is not installed: the launched kernel gets none either)."""
+    if enforce.system_tool("prlimit") is None or spec.file_mb is None:
+        return {}
+    found = {"fsize": spec.file_mb * enforce.MIB}
+    if spec.processes is not None:
+        found = {"nproc": spec.processes, **found}
+    return found
 
 
 def _through_shell(env: dict[str, str]) -> dict[str, str]:
@@ -118,7 +103,7 @@ def _through_shell(env: dict[str, str]) -> dict[str, str]:
 
 @functools.cache
 def _shell_order(names: tuple[str, ...]) -> tuple[str, ...]:
-    shell = enforce.MemoryCgroup(Path("/"), 1, 0).join_argv()[0]
+    shell = enforce.join_cgroup_argv(Path("/"))[0]
     tool = enforce.clean_env_argv({})[0]
     try:
         done = subprocess.run(
@@ -132,108 +117,3 @@ def _shell_order(names: tuple[str, ...]) -> tuple[str, ...]:
         raise PlanError(f"cannot tell how the shell passes the environment on: {exc}") from None
     exported = [entry.split(b"=", 1)[0].decode() for entry in done.stdout.split(b"\0") if entry]
     return tuple(name for name in exported if name in names or name == "PWD")
-
-
-def _rlimits(words: _Words) -> dict[str, int]:
-    prlimit = enforce.system_tool("prlimit")
-    if prlimit is None or words.peek() != [prlimit]:
-        return {}
-    words.at += 1
-    found: dict[str, int] = {}
-    while (word := words.take("prlimit's --")) != "--":
-        name, _, value = word.removeprefix("--").partition("=")
-        if name not in ("nproc", "fsize") or not value.isdigit():
-            raise PlanError(f"prlimit option {word} is not supported by the factory")
-        found[name] = int(value)
-    return found
-
-
-def _bwrap(words: _Words, env: dict[str, str]) -> dict[str, Any]:
-    """bwrap's options, in order: the same operations bwrap itself would carry out, in the same order."""
-    bwrap = shutil.which("bwrap") or "bwrap"
-    if words.peek() != [bwrap]:
-        raise PlanError("the kernel is not sandboxed with bubblewrap")
-    words.at += 1
-    unshare: list[str] = []
-    tried: list[str] = []
-    ops: list[list[Any]] = []
-    chdir: str | None = None
-    new_session = die_with_parent = False
-    perms: int | None = None
-    size: int | None = None
-    while words.peek() and words.peek()[0].startswith("--"):
-        option = words.take("a bwrap option")
-        if option in SWITCHES:
-            unshare.append(SWITCHES[option])
-            if option.endswith("-try"):
-                tried.append(SWITCHES[option])
-        elif option == "--cap-add":
-            words.take("a capability")  # bwrap keeps them for setpriv only, which drops them all
-        elif option == "--die-with-parent":
-            die_with_parent = True
-        elif option == "--new-session":
-            new_session = True
-        elif option == "--perms":
-            perms = int(words.take("a mode"), 8)
-        elif option == "--size":
-            size = int(words.take("a size"))
-        elif option in BINDS:
-            ops.append([BINDS[option], words.take("a source"), words.take("a destination")])
-        elif option == "--symlink":
-            ops.append(["symlink", words.take("a target"), words.take("a link")])
-        elif option in ("--proc", "--dev"):
-            ops.append([option[2:], words.take("a mount point")])
-        elif option == "--tmpfs":
-            ops.append(["tmpfs", words.take("a mount point"), perms, size])
-            perms = size = None
-        elif option == "--dir":
-            ops.append(["dir", words.take("a folder"), perms])
-            perms = None
-        elif option == "--chdir":
-            chdir = words.take("a folder")
-        elif option == "--setenv":
-            name = words.take("a variable")
-            env[name] = words.take("a value")
-        else:
-            raise PlanError(f"bwrap option {option} is not supported by the factory")
-    if "pid" not in unshare or not die_with_parent:
-        raise PlanError(
-            "the factory forks kernels only into a PID namespace of their own that dies with its parent"
-        )
-    if chdir is None:
-        raise PlanError("the sandbox names no working directory")
-    env["PWD"] = chdir  # bwrap sets it, after --chdir
-    return {
-        "unshare": unshare,
-        "unshare_try": tried,
-        "new_session": new_session,
-        "ops": ops,
-        "chdir": chdir,
-    }
-
-
-def _setpriv(words: _Words) -> dict[str, int]:
-    setpriv = enforce.system_tool("setpriv")
-    if setpriv is None or words.peek() != [setpriv]:
-        raise PlanError("the kernel does not run as a uid of its own (the grader is not root)")
-    words.at += 1
-    ids: dict[str, int] = {}
-    flags: set[str] = set()
-    while (word := words.take("setpriv's --")) != "--":
-        name, _, value = word.partition("=")
-        if name in ("--reuid", "--regid") and value.isdigit():
-            ids["uid" if name == "--reuid" else "gid"] = int(value)
-        elif word in SETPRIV_FLAGS:
-            flags.add(word)
-        else:
-            raise PlanError(f"setpriv option {word} is not supported by the factory")
-    if set(ids) != {"uid", "gid"} or flags != SETPRIV_FLAGS or ids["uid"] == 0:
-        raise PlanError("setpriv must switch to a uid of its own and drop every privilege")
-    return ids
-
-
-def _kernel(words: _Words) -> list[str]:
-    argv = words.rest()
-    if argv[:3] != [sys.executable, "-m", "ipykernel_launcher"] or "-f" not in argv:
-        raise PlanError("the kernel is not this interpreter's ipykernel: the template could not be it")
-    return argv
