@@ -62,7 +62,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, args.images)
-    data = datasets.prepare(pixels, labels, datasets.Preprocess(rescale=1 / 255), "generated")
+    data = datasets.prepare_arrays(pixels, labels, datasets.Preprocess(rescale=1 / 255), "generated")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.keras"
         lesson_cnn().save(path)  # type: ignore[attr-defined]

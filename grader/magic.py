@@ -2,7 +2,8 @@
 
 ```
 %load_ext grader
-%grade                      # the exercise in the notebook's metadata (grader.exercise)
+%grade                      # the exercise in the notebook's metadata (grader.exercise); the notebook is
+                            # found under a Jupyter server, VS Code, nbclient or Colab (see notebook_path)
 %grade cifar10-cnn          # looked up as cifar10-cnn.yaml in student/, rubrics/ or the notebook's folder
 %grade --rubric student/cifar10-cnn.yaml
 ```
@@ -12,7 +13,7 @@ cells (`grader.inside.kernel.probe`, called here in-process: in the student's ow
 importable), the saved files are accepted as the grader accepts a kernel's leftovers
 (`grader.grading.artifacts`), and they are measured and evaluated in a separate process, the inspector
 (`grader.grading.inspector`), under bubblewrap where it is installed. The checks are the rubric's, scored
-by the same code as a grade (`grader.grading.grade.score`); the display is the student view
+by the same code as a grade (`grader.grading.grade.score_execution`); the display is the student view
 (`grader.render.visibility`): hidden checks say only "hidden until grading". The result is marked a
 self-check, not a grade: the student's own kernel is not sandboxed, and the rubric is the one the
 student has.
@@ -88,12 +89,42 @@ def parse_line(line: str) -> dict[str, str | None]:
     return {"exercise": parsed.exercise, "rubric": parsed.rubric, "rubrics": parsed.rubrics}
 
 
-def notebook_path(user_ns: dict[str, Any]) -> Path | None:
-    """The notebook this kernel runs, when Jupyter says (`__session__`, or JPY_SESSION_NAME since jupyter_server 2)."""
-    for candidate in (user_ns.get("__session__"), os.environ.get("JPY_SESSION_NAME")):
+NOTEBOOK_NAMES = ("__session__", "__vsc_ipynb_file__")
+"""Where frontends put the notebook's path in the kernel's namespace: Jupyter's server (`__session__`),
+VS Code (`__vsc_ipynb_file__`)."""
+
+
+def notebook_path(user_ns: dict[str, Any], folder: Path | None = None) -> Path | None:
+    """The notebook this kernel runs, from whatever the frontend says, else the one notebook in its folder.
+
+    Jupyter's server and VS Code name it in the namespace, jupyter_server 2 in `JPY_SESSION_NAME`;
+    nbclient (and Colab) name nothing, but run the kernel in the notebook's folder: a single
+    notebook there, or a single one that names an exercise, is the one.
+    """
+    named = [user_ns.get(name) for name in NOTEBOOK_NAMES] + [os.environ.get("JPY_SESSION_NAME")]
+    for candidate in named:
         if isinstance(candidate, str) and candidate.endswith(".ipynb") and Path(candidate).is_file():
             return Path(candidate)
-    return None
+    return _only_notebook(folder or Path.cwd())
+
+
+def _only_notebook(folder: Path) -> Path | None:
+    from grader.grading.submission import load_submission
+
+    try:
+        notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink())
+    except OSError:
+        return None
+    if len(notebooks) == 1:
+        return notebooks[0]
+    naming = []
+    for notebook in notebooks[:50]:
+        try:
+            if load_submission(notebook).exercise is not None:
+                naming.append(notebook)
+        except GradingError:
+            continue
+    return naming[0] if len(naming) == 1 else None
 
 
 def resolve(arguments: dict[str, str | None], notebook: Path | None) -> LoadedRubric:
@@ -108,9 +139,14 @@ def resolve(arguments: dict[str, str | None], notebook: Path | None) -> LoadedRu
     if exercise is None and notebook is not None:
         exercise = load_submission(notebook).exercise
     if exercise is None:
+        found = (
+            f"{notebook.name} names none (metadata grader.exercise)"
+            if notebook
+            else ("this kernel did not say which notebook it runs")
+        )
         raise RubricError(
-            "which exercise? this notebook names none (metadata grader.exercise)",
-            hint="%grade EXERCISE, or %grade --rubric PATH",
+            f"which exercise? {found}",
+            hint="name it: %grade EXERCISE (e.g. %grade cifar10-cnn), or %grade --rubric PATH/TO/RUBRIC.yaml",
         )
     bases = [Path.cwd(), *([notebook.parent] if notebook else [])]
     folders = (
@@ -145,7 +181,7 @@ def self_check(loaded: LoadedRubric, submission: str) -> GradeResult:
         input_shape = list(rubric.model.input_shape) if rubric.model.input_shape else None
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            probe.run(str(folder / "probe"), list(rubric.variables), input_shape)
+            probe.save_models_and_facts(str(folder / "probe"), list(rubric.variables), input_shape)
         manifest = manifest_from_output(printed.getvalue())
         accepted = artifacts.collect(folder, "probe", kept, manifest)
         run = RunFacts(
@@ -167,7 +203,9 @@ def self_check(loaded: LoadedRubric, submission: str) -> GradeResult:
             notes=accepted.refusals,
             kernel_setup=KernelSetup(seed=rubric.seed),
         )
-        result = grade.score(execution, loaded, kept, sandboxed_inspector=bwrap.bwrap_problem() is None)
+        result = grade.score_execution(
+            execution, loaded, kept, sandboxed_inspector=bwrap.bwrap_problem() is None
+        )
     duration = round(time.monotonic() - began, 3)
     return result.model_copy(
         update={"self_check": True, "run": result.run.model_copy(update={"duration_s": duration})}

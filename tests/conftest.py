@@ -1,12 +1,20 @@
-"""Shared fixtures: the real `grade` command, run as a subprocess from the repository root.
+"""Shared fixtures: the `grade` command, in process (`grade_cli`) or as the real subprocess (`grade`).
 
-Also a Keras cache for the whole session (`keras_cache`): small data sets in the exact formats
+`grade_cli` runs the same click command through click's `CliRunner`, with the same arguments,
+working folder and environment, and returns the same `Graded`: it is what a fast test of the
+command's contract uses (messages, exit codes, reports). `grade` starts the installed entry point,
+for what only a process shows (the entry point itself, signals, a real kernel's run).
+
+Also `grade_result` (a hand-built `GradeResult`, for tests of what renders one),
+`CONV_DIMS_RUBRIC`/`conv_dims_rubric` (the README's conv-dims rubric, written where a test wants
+it), and a Keras cache for the whole session (`keras_cache`): small data sets in the exact formats
 Keras' loaders read, so that a course notebook's `cifar10.load_data()` can be graded and no test
 ever downloads anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -14,16 +22,37 @@ import pickle
 import struct
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
+if TYPE_CHECKING:
+    from grader.result import CheckResult, GradeResult
+
 REPO = Path(__file__).resolve().parent.parent
 GRADE = Path(sys.executable).parent / "grade"
+
+FAST_TIER_EXAMPLES_SHARE = 4
+"""The fast tier draws a quarter of each property's Hypothesis examples (see `examples`)."""
+_fast_tier = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast tier is a run that leaves the slow tests out (`-m "not slow"`); GRADER_ALL_EXAMPLES=1 overrides."""
+    global _fast_tier
+    _fast_tier = "not slow" in (config.option.markexpr or "") and not os.environ.get("GRADER_ALL_EXAMPLES")
+
+
+def examples(count: int) -> int:
+    """Hypothesis' `max_examples` for a property: `count` in the whole suite, a quarter (25 at least) in
+    the fast tier, so that the fast tier stays within its budget and the whole suite (CI) draws all.
+    """
+    return max(25, count // FAST_TIER_EXAMPLES_SHARE) if _fast_tier else count
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,15 @@ class Graded:
 GradeRunner = Callable[..., Graded]
 
 
+def _arguments(args: tuple[str | Path, ...], out_dir: Path) -> list[str]:
+    """The command line after `grade`: grading one submission with no `--out` writes into `out_dir`."""
+    arguments = [*map(str, args)]
+    grading_one = bool(args) and not str(args[0]).startswith("-") and str(args[0]) not in ("rubric", "batch")
+    if grading_one and not any(str(a).startswith("--out") for a in args):
+        arguments += ["--out", str(out_dir)]
+    return arguments
+
+
 def run_grade(
     *args: str | Path,
     out_dir: Path,
@@ -58,10 +96,7 @@ def run_grade(
     timeout: float = 600,
     env: dict[str, str] | None = None,
 ) -> Graded:
-    command = [str(GRADE), *map(str, args)]
-    grading_one = bool(args) and not str(args[0]).startswith("-") and str(args[0]) not in ("rubric", "batch")
-    if grading_one and not any(str(a).startswith("--out") for a in args):
-        command += ["--out", str(out_dir)]
+    command = [str(GRADE), *_arguments(args, out_dir)]
     environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     done = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environment, check=False
@@ -80,6 +115,105 @@ def grade(tmp_path: Path) -> GradeRunner:
         return run_grade(*args, out_dir=tmp_path / "reports", cwd=cwd, timeout=timeout, env=env)
 
     return runner
+
+
+def invoke_grade(
+    *args: str | Path, out_dir: Path, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> Graded:
+    """`grade ARGS...` in this process through click's `CliRunner`: what `run_grade` would return.
+
+    Same arguments (`--out` added as there), working folder and environment (`COLUMNS=200`); stdout
+    and stderr apart. An exception that escapes the command is what Python does with it in a
+    process: its traceback on stderr and exit code 1.
+    """
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    runner = CliRunner(env={"COLUMNS": "200", **(env or {})})
+    with contextlib.chdir(cwd):
+        done = runner.invoke(main, _arguments(args, out_dir), prog_name="grade")
+    stderr = done.stderr
+    if done.exc_info is not None and not isinstance(done.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*done.exc_info))
+    stem = Path(str(args[0])).stem if args else ""
+    return Graded(done.exit_code, done.stdout, stderr, out_dir, stem)
+
+
+@pytest.fixture
+def grade_cli(tmp_path: Path) -> GradeRunner:
+    """Run `grade ARGS... --out <tmp>` in this process, from the repository root (no subprocess)."""
+
+    def runner(
+        *args: str | Path, cwd: Path = REPO, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> Graded:
+        return invoke_grade(*args, out_dir=tmp_path / "reports", cwd=cwd, env=env)
+
+    return runner
+
+
+CONV_DIMS_RUBRIC = """\
+exercise: conv-dims
+title: Dimensionality of a convolutional layer
+model: {variable: model, input_shape: [200, 200, 1]}
+limits: {timeout: 300, cell_timeout: 120}
+checks:
+  - id: conv-layer
+    points: 3
+    layers:
+      - {type: Conv2D, filters: 16, kernel_size: 2, strides: 2, padding: valid, activation: relu,
+         output_shape: [100, 100, 16], params: 80}
+  - id: params-answer
+    points: 1
+    variable: {name: conv_params, equals: 80}
+  - id: size
+    points: 1
+    total_params: 80
+  - id: output
+    points: 1
+    output_shape: [100, 100, 16]
+"""
+"""The README's conv-dims rubric, the one most tests write inline in some variant."""
+
+
+@pytest.fixture
+def conv_dims_rubric(tmp_path: Path) -> Path:
+    """`CONV_DIMS_RUBRIC` written to `<tmp>/conv-dims.yaml`."""
+    path = tmp_path / "conv-dims.yaml"
+    path.write_text(CONV_DIMS_RUBRIC, encoding="utf-8")
+    return path
+
+
+def hand_built_result(*checks: CheckResult, **fields: Any) -> GradeResult:
+    """A `GradeResult` as a test builds it by hand: the given checks (one passing check if none), a
+    clean sandboxed run of 1 s on the CPU; `score`/`max_score` add up the checks; any field overridable.
+    """
+    from grader.result import CheckResult, GradeResult, RunFacts
+
+    if not checks:
+        checks = (
+            CheckResult(
+                id="size", kind="total_params", status="pass", points=1, max_points=1, message="80 parameters"
+            ),
+        )
+    values: dict[str, Any] = {
+        "submission": "s.ipynb",
+        "exercise": "conv-dims",
+        "title": "Dimensionality of a convolutional layer",
+        "rubric": "rubrics/conv-dims.yaml",
+        "score": sum(c.points for c in checks),
+        "max_score": sum(c.max_points for c in checks),
+        "checks": checks,
+        "run": RunFacts(duration_s=1.0, device="CPU", sandboxed=True, failing_cells=(), cells=()),
+        "grader_version": "test",
+    }
+    return GradeResult(**{**values, **fields})
+
+
+@pytest.fixture
+def grade_result() -> Callable[..., GradeResult]:
+    """`hand_built_result`: `grade_result(check, ..., submission="x.ipynb")` builds a `GradeResult`."""
+    return hand_built_result
 
 
 def write_notebook(path: Path, *cells: str, exercise: str | None = None, **metadata: Any) -> Path:

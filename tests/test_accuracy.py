@@ -245,7 +245,7 @@ def evaluated(
     prediction = models_inspector.predict(
         model, datasets.inputs_file(held_out), held_out.num_classes, batch_size
     )
-    return evaluate.score(prediction, held_out, 0.0)
+    return evaluate.compute_metrics(prediction, held_out, 0.0)
 
 
 @pytest.mark.slow
@@ -327,7 +327,7 @@ def test_predictions_outside_the_classes_go_into_one_other_column() -> None:
     labels = np.array([0, 1, 2, 2, 1], dtype=np.int64)
     held_out = datasets.Dataset(x=np.zeros((5, 2), dtype=np.float32), y=labels, source="five")
     prediction = inspector.Prediction(classes=(0, 1793, 2, 255, 1), nonfinite=0, device="CPU", duration_s=0.0)
-    metrics = evaluate.score(prediction, held_out, 0.0)
+    metrics = evaluate.compute_metrics(prediction, held_out, 0.0)
     assert len(metrics.confusion) == 3 and all(len(row) == 3 for row in metrics.confusion)
     assert metrics.other == (0, 1, 1)
     assert [c.label for c in metrics.per_class] == [0, 1, 2]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,10 +23,10 @@ from rich.console import Console
 from grader.grading.check import Evidence, run_checks
 from grader.inside.inspector.facts import LayerFacts, ModelFacts
 from grader.render.report import print_summary, render_html
-from grader.result import CheckResult, GradeResult, LayerRow, RunFacts
+from grader.result import CheckResult, GradeResult, LayerRow
 from grader.rubric.model import Rubric, parse_rubric
 
-from .conftest import GradeRunner
+from .conftest import GradeRunner, examples
 
 INPUT = (32, 32, 3)
 
@@ -188,7 +189,7 @@ def new_layers(draw: st.DrawFn) -> Layer:
     return Layer(kind, **chosen)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data())
 def test_one_changed_setting_is_charged_once_and_named(data: st.DataObject) -> None:
     index = data.draw(st.sampled_from([i for i, layer in enumerate(REFERENCE) if layer.type in SETTINGS]))
@@ -204,7 +205,7 @@ def test_one_changed_setting_is_charged_once_and_named(data: st.DataObject) -> N
     assert (root.explanation or "").startswith(f"{key} ")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(index=st.integers(0, len(REFERENCE)), extra=new_layers())
 def test_one_inserted_layer_is_charged_once_and_named(index: int, extra: Layer) -> None:
     inserted = (*REFERENCE[:index], extra, *REFERENCE[index:])
@@ -289,23 +290,11 @@ def test_a_wrong_input_shape_is_charged_on_the_first_layer_and_the_rest_follow()
     assert {row.follows_from for row in result.layer_rows[1:9]} == {1}
 
 
-def _result(check: CheckResult) -> GradeResult:
-    return GradeResult(
-        submission="s.ipynb",
-        exercise="demo",
-        title="Demo",
-        rubric="demo.yaml",
-        score=check.points,
-        max_score=check.max_points,
-        checks=(check,),
-        run=RunFacts(duration_s=1.0, device="cpu", sandboxed=True, failing_cells=(), cells=()),
-        grader_version="test",
-    )
-
-
-def test_follows_rows_are_shown_in_the_json_the_html_and_the_terminal() -> None:
+def test_follows_rows_are_shown_in_the_json_the_html_and_the_terminal(
+    grade_result: Callable[..., GradeResult],
+) -> None:
     check = architecture((*REFERENCE[:3], *REFERENCE[4:]))
-    result = _result(check)
+    result = grade_result(check, exercise="demo", title="Demo", rubric="demo.yaml")
     data = json.loads(result.to_json())
     rows = data["checks"][0]["layer_rows"]
     assert rows[4]["status"] == "follows" and rows[4]["follows_from"] == 4

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from grader.grading import artifacts
 from grader.grading.probe import ProbeManifest
+from tests.conftest import examples
 
 PROBE = "probe-0123456789abcdef"
 
@@ -266,7 +267,9 @@ JSON = st.recursive(
 FACT_KEYS = st.sampled_from(["models", "variables", "missing_variables", "device", "errors", "compat", "x"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     facts=st.dictionaries(FACT_KEYS, JSON, max_size=6)
     | st.builds(

@@ -29,8 +29,8 @@ FENCE = re.compile(r"^```(?P<lang>\w+)(?P<info>[^\n]*)\n(?P<body>.*?)^```", re.M
 # --- schema and list --------------------------------------------------------------------------
 
 
-def test_schema_command_matches_the_committed_schema(grade: GradeRunner) -> None:
-    done = grade("rubric", "schema")
+def test_schema_command_matches_the_committed_schema(grade_cli: GradeRunner) -> None:
+    done = grade_cli("rubric", "schema")
     assert done.returncode == 0, done.stderr
     committed = (REPO / "docs" / "rubric.schema.json").read_text(encoding="utf-8")
     assert done.stdout == committed, (
@@ -44,10 +44,10 @@ def test_every_committed_rubric_points_its_modeline_at_the_schema() -> None:
         assert first == "# yaml-language-server: $schema=../docs/rubric.schema.json", path
 
 
-def test_list_shows_each_rubric_with_its_title_and_points(grade: GradeRunner, tmp_path: Path) -> None:
+def test_list_shows_each_rubric_with_its_title_and_points(grade_cli: GradeRunner, tmp_path: Path) -> None:
     shutil.copy(REPO / "rubrics" / "conv-dims.yaml", tmp_path / "conv-dims.yaml")
     (tmp_path / "broken.yaml").write_text("exercise: broken\ntitle: t\n", encoding="utf-8")
-    done = grade("rubric", "list", "--rubrics", tmp_path)
+    done = grade_cli("rubric", "list", "--rubrics", tmp_path)
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if "conv-dims" in line)
     assert "Dimensionality of a convolutional layer" in row
@@ -56,8 +56,8 @@ def test_list_shows_each_rubric_with_its_title_and_points(grade: GradeRunner, tm
     assert "invalid" in broken
 
 
-def test_list_of_the_project_names_every_rubric(grade: GradeRunner) -> None:
-    done = grade("rubric", "list")
+def test_list_of_the_project_names_every_rubric(grade_cli: GradeRunner) -> None:
+    done = grade_cli("rubric", "list")
     assert done.returncode == 0, done.stderr
     for path in (REPO / "rubrics").glob("*.yaml"):
         assert path.stem in done.stdout
@@ -66,23 +66,23 @@ def test_list_of_the_project_names_every_rubric(grade: GradeRunner) -> None:
 # --- check ------------------------------------------------------------------------------------
 
 
-def test_check_accepts_the_committed_rubrics_strictly(grade: GradeRunner) -> None:
+def test_check_accepts_the_committed_rubrics_strictly(grade_cli: GradeRunner) -> None:
     rubrics = sorted(str(p.relative_to(REPO)) for p in (REPO / "rubrics").glob("*.yaml"))
-    done = grade("rubric", "check", "--strict", *rubrics)
+    done = grade_cli("rubric", "check", "--strict", *rubrics)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok rubrics/") == len(rubrics)
     assert "warning" not in done.stdout
 
 
 def test_check_reports_an_invalid_rubric_with_line_and_column_and_exits_3(
-    grade: GradeRunner, tmp_path: Path
+    grade_cli: GradeRunner, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("exercise: x\ntitle: t\nchecks:\n  - id: a\n    points: 1\n    totl_params: 3\n")
     good = tmp_path / "good.yaml"
     shutil.copy(REPO / "rubrics" / "pool-dims.yaml", good)
     good.write_text(good.read_text().split("examples:")[0])
-    done = grade("rubric", "check", bad, good)
+    done = grade_cli("rubric", "check", bad, good)
     assert done.returncode == 3
     assert f"{bad}:6:5: checks[0].totl_params: unknown key" in done.stdout
     assert f"ok {good}" in done.stdout
@@ -112,10 +112,12 @@ examples:
 """
 
 
-def test_check_warns_about_numbers_that_contradict_the_formulas(grade: GradeRunner, tmp_path: Path) -> None:
+def test_check_warns_about_numbers_that_contradict_the_formulas(
+    grade_cli: GradeRunner, tmp_path: Path
+) -> None:
     rubric = tmp_path / "contradictions.yaml"
     rubric.write_text(CONTRADICTIONS, encoding="utf-8")
-    done = grade("rubric", "check", rubric)
+    done = grade_cli("rubric", "check", rubric)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     expected = [
@@ -133,16 +135,18 @@ def test_check_warns_about_numbers_that_contradict_the_formulas(grade: GradeRunn
     for line in expected:
         assert line in lines, f"missing: {line}\n--- got:\n{done.stdout}"
     assert f"ok {rubric}: 3 checks, 0 points, {len(expected)} warning(s)" in done.stdout
-    strict = grade("rubric", "check", "--strict", rubric)
+    strict = grade_cli("rubric", "check", "--strict", rubric)
     assert strict.returncode == 3
     assert "rejected (--strict)" in strict.stdout
 
 
-def test_check_compares_total_params_with_the_sum_of_the_layers(grade: GradeRunner, tmp_path: Path) -> None:
+def test_check_compares_total_params_with_the_sum_of_the_layers(
+    grade_cli: GradeRunner, tmp_path: Path
+) -> None:
     rubric = tmp_path / "total.yaml"
     text = (REPO / "rubrics" / "cifar10-cnn.yaml").read_text(encoding="utf-8").split("examples:")[0]
     rubric.write_text(text.replace("total_params: 528054", "total_params: 528000"), encoding="utf-8")
-    done = grade("rubric", "check", rubric)
+    done = grade_cli("rubric", "check", rubric)
     assert done.returncode == 0
     assert "total_params 528,000 differs from the sum of the params of `architecture`'s layers (528,054)" in (
         done.stdout
@@ -152,10 +156,10 @@ def test_check_compares_total_params_with_the_sum_of_the_layers(grade: GradeRunn
 # --- new --------------------------------------------------------------------------------------
 
 
-def test_new_will_not_overwrite_without_force(grade: GradeRunner, tmp_path: Path) -> None:
+def test_new_will_not_overwrite_without_force(grade_cli: GradeRunner, tmp_path: Path) -> None:
     existing = tmp_path / "keep.yaml"
     existing.write_text("# mine\n", encoding="utf-8")
-    done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--out", existing)
+    done = grade_cli("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--out", existing)
     assert done.returncode == 2
     assert "pass --force" in done.stderr
     assert existing.read_text(encoding="utf-8") == "# mine\n"
@@ -200,8 +204,8 @@ def test_new_measures_accuracy_and_suggests_tiers_that_the_solution_passes(
     assert "PASS solution" in tested.stdout
 
 
-def test_new_rejects_an_unknown_data_source(grade: GradeRunner) -> None:
-    done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--data", "ftp:digits")
+def test_new_rejects_an_unknown_data_source(grade_cli: GradeRunner) -> None:
+    done = grade_cli("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--data", "ftp:digits")
     assert done.returncode == 2
     assert "expected npz:PATH, sklearn:NAME or keras:NAME" in done.stderr
 
@@ -250,8 +254,10 @@ def test_the_keras2_layer_is_on_when_asked_or_when_the_scan_finds_keras2_idioms(
     assert authoring.choose_compat("none", legacy) is None
 
 
-def test_new_rejects_a_bad_dataset_option_before_running_anything(grade: GradeRunner) -> None:
-    done = grade("rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--dataset", "cifar10:n=5")
+def test_new_rejects_a_bad_dataset_option_before_running_anything(grade_cli: GradeRunner) -> None:
+    done = grade_cli(
+        "rubric", "new", "--from", "exercises/conv-dims/solution.ipynb", "--dataset", "cifar10:n=5"
+    )
     assert done.returncode == 2
     assert "'n=5' is not KEY=VALUE" in done.stderr and "--dataset" in done.stderr
 
@@ -315,14 +321,14 @@ def test_new_says_which_option_a_course_notebook_needs(grade: GradeRunner, cours
 
 
 def test_check_warns_about_tiers_out_of_order_and_an_unreachable_full_mark(
-    grade: GradeRunner, tmp_path: Path
+    grade_cli: GradeRunner, tmp_path: Path
 ) -> None:
     rubric = tmp_path / "tiers.yaml"
     rubric.write_text(
         "exercise: t\ntitle: t\nchecks:\n  - id: accuracy\n    points: 4\n    accuracy:\n"
         "      data: {sklearn: digits}\n      tiers: [{min: 0.5, points: 1}, {min: 0.9, points: 3}]\n"
     )
-    done = grade("rubric", "check", rubric)
+    done = grade_cli("rubric", "check", rubric)
     assert done.returncode == 0
     assert f"{rubric}:8:7: warning: tiers are listed out of order (min 0.5, 0.9)" in done.stdout
     assert "the top tier gives 3 of the check's 4 points" in done.stdout
@@ -351,22 +357,24 @@ def test_self_test_reports_every_difference_and_exits_1(grade: GradeRunner, tmp_
     assert "height-answer: pass, expected fail" in done.stdout
 
 
-def test_self_test_without_a_solution_is_a_rubric_error(grade: GradeRunner, tmp_path: Path) -> None:
+def test_self_test_without_a_solution_is_a_rubric_error(grade_cli: GradeRunner, tmp_path: Path) -> None:
     rubric = tmp_path / "orphan.yaml"
     rubric.write_text("exercise: orphan\ntitle: t\nchecks:\n  - {id: a, points: 1, output_shape: [1]}\n")
-    done = grade("rubric", "test", rubric)
+    done = grade_cli("rubric", "test", rubric)
     assert done.returncode == 3
     assert "no reference solution for 'orphan'" in done.stderr
     assert "solution: PATH" in done.stderr
 
 
-def test_an_example_must_expect_something_and_name_real_checks(grade: GradeRunner, tmp_path: Path) -> None:
+def test_an_example_must_expect_something_and_name_real_checks(
+    grade_cli: GradeRunner, tmp_path: Path
+) -> None:
     head = "exercise: x\ntitle: t\nchecks:\n  - {id: a, points: 1, output_shape: [1]}\nexamples:\n"
     vague = tmp_path / "vague.yaml"
     vague.write_text(head + "  - {path: s.ipynb}\n")
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text(head + "  - {path: s.ipynb, statuses: {b: pass}}\n")
-    done = grade("rubric", "check", vague, unknown)
+    done = grade_cli("rubric", "check", vague, unknown)
     assert done.returncode == 3
     assert f"{vague}:6:5: examples[0]: an example needs `score`, `statuses` or both" in done.stdout
     assert "example 's.ipynb' names unknown check id(s) b; the checks are a" in done.stdout

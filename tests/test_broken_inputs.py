@@ -1,4 +1,4 @@
-"""Broken submissions (submissions/broken/) and broken rubrics, through the real `grade` command.
+"""Broken submissions (submissions/broken/) and broken rubrics, through the `grade` command (in process).
 
 Each gives one clear message naming the file and what is wrong, the documented exit code (4 for
 an unreadable submission, 3 for a bad rubric), no report, and never a traceback.
@@ -46,9 +46,9 @@ BAD_RUBRIC = 3
     ],
 )
 def test_broken_submission_is_a_clear_error_with_exit_4(
-    grade: GradeRunner, tmp_path: Path, name: str, message: str, hint: str | None
+    grade_cli: GradeRunner, tmp_path: Path, name: str, message: str, hint: str | None
 ) -> None:
-    graded = grade(BROKEN / name)
+    graded = grade_cli(BROKEN / name)
     assert graded.returncode == BAD_SUBMISSION, graded.stderr
     stderr = " ".join(graded.stderr.split())
     assert stderr.startswith("error: ")
@@ -72,23 +72,23 @@ def test_every_broken_sample_is_covered() -> None:
     assert {p.name for p in BROKEN.iterdir()} == covered
 
 
-def test_syntax_error_line_shows_the_source(grade: GradeRunner) -> None:
-    graded = grade(BROKEN / "syntax-error.py")
+def test_syntax_error_line_shows_the_source(grade_cli: GradeRunner) -> None:
+    graded = grade_cli(BROKEN / "syntax-error.py")
     assert 'print("height:", 100' in graded.stderr
 
 
-def test_script_with_ipython_magics_still_compiles(grade: GradeRunner, tmp_path: Path) -> None:
+def test_script_with_ipython_magics_still_compiles(grade_cli: GradeRunner, tmp_path: Path) -> None:
     script = tmp_path / "magics.py"
     script.write_text("# grader: exercise=conv-dims\n%matplotlib inline\n!echo hi\n# %%\nconv_params = (\n")
-    graded = grade(script)
+    graded = grade_cli(script)
     assert graded.returncode == BAD_SUBMISSION
     assert "magics.py:5:" in graded.stderr, "the magics pass; the unclosed parenthesis on line 5 does not"
 
 
-def test_not_utf8_script_is_exit_4(grade: GradeRunner, tmp_path: Path) -> None:
+def test_not_utf8_script_is_exit_4(grade_cli: GradeRunner, tmp_path: Path) -> None:
     script = tmp_path / "latin1.py"
     script.write_bytes("# grader: exercise=conv-dims\nname = 'Müller'\n".encode("latin-1"))
-    graded = grade(script)
+    graded = grade_cli(script)
     assert graded.returncode == BAD_SUBMISSION
     assert "not UTF-8 text" in graded.stderr and "Traceback" not in graded.stderr
 
@@ -107,11 +107,11 @@ def test_not_utf8_script_is_exit_4(grade: GradeRunner, tmp_path: Path) -> None:
     ],
 )
 def test_rubric_that_does_not_validate_is_exit_3(
-    grade: GradeRunner, tmp_path: Path, rubric: str, message: str
+    grade_cli: GradeRunner, tmp_path: Path, rubric: str, message: str
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(rubric)
-    graded = grade(REPO / "submissions" / "pool-dims-script.py", "--rubric", path)
+    graded = grade_cli(REPO / "submissions" / "pool-dims-script.py", "--rubric", path)
     assert graded.returncode == BAD_RUBRIC, graded.stderr
     assert str(path) in graded.stderr and message in graded.stderr
     assert "Traceback" not in graded.stderr

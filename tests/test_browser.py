@@ -23,7 +23,9 @@ installs the first two where apt-get exists, the third with the dev extra).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,8 +88,8 @@ TRAINED = "digits-undertrained"
 """Trains for an epoch: its accuracy check has a confusion matrix and training curves."""
 MISMATCH = "valid-padding"
 """Its first Conv2D has padding='valid': the first difference is a layer with a wrong attribute."""
-MISSING_LAYERS = "digits-wrong-input-shape"
-"""Dense layers only: the first difference is a Conv2D that is missing."""
+MISSING_LAYERS = "missing-pooling"
+"""Its second MaxPooling2D is left out: the first difference is a layer that is missing."""
 STUDENTS = (TRAINED, MISMATCH, MISSING_LAYERS)
 LAYER_COLUMNS = {"type", "name", "output_shape", "params"}
 """Layer facts the layer table shows in a column (or in bold) rather than as `key=value` lines."""
@@ -99,6 +101,17 @@ model = keras.Sequential([
     layers.MaxPooling2D(2),
     layers.Conv2D(16, 3, padding="same", activation="relu"),
     layers.MaxPooling2D(2),
+    layers.Flatten(),
+    layers.Dropout(0.3),
+    layers.Dense(10, activation="softmax"),
+])"""
+
+MISSING_POOLING = """\
+model = keras.Sequential([
+    keras.Input(shape=(8, 8, 1)),
+    layers.Conv2D(8, 3, padding="same", activation="relu"),
+    layers.MaxPooling2D(2),
+    layers.Conv2D(16, 3, padding="same", activation="relu"),
     layers.Flatten(),
     layers.Dropout(0.3),
     layers.Dense(10, activation="softmax"),
@@ -148,14 +161,14 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Reports:
     rubric = write_rubric(root / "rubric")
     submissions = root / "class"
     submissions.mkdir()
-    for stem in (TRAINED, MISSING_LAYERS):
-        shutil.copy(REPO / "submissions" / f"{stem}.ipynb", submissions)
-    write_notebook(
-        submissions / f"{MISMATCH}.ipynb",
-        "import keras\nfrom keras import layers\n\nkeras.utils.set_random_seed(0)",
-        VALID_PADDING,
-        exercise="digits-cnn",
-    )
+    shutil.copy(REPO / "submissions" / f"{TRAINED}.ipynb", submissions)
+    for stem, source in ((MISMATCH, VALID_PADDING), (MISSING_LAYERS, MISSING_POOLING)):
+        write_notebook(
+            submissions / f"{stem}.ipynb",
+            "import keras\nfrom keras import layers\n\nkeras.utils.set_random_seed(0)",
+            source,
+            exercise="digits-cnn",
+        )
     out = root / "reports"
     batch = run_grade("batch", submissions, "--rubric", rubric, "-j", "1", "--out", out, out_dir=out)
     assert batch.returncode == 0, batch.stderr
@@ -246,7 +259,7 @@ def test_the_report_shows_the_score_and_the_checks_of_its_json(
     assert filled.rect["width"] / bar.rect["width"] == pytest.approx(
         result["score"] / result["max_score"], abs=0.01
     )
-    checks_table = by_css(browser, "table")[0]
+    checks_table = by_css(browser, "table.checks")[0]
     rows = [by_css(row, "td") for row in by_css(checks_table, "tr")[1:]]
     assert [(cells[1].text, cells[0].text.split()[-1]) for cells in rows] == [
         (check["id"], check["status"]) for check in result["checks"]
@@ -268,7 +281,7 @@ def test_the_first_difference_is_highlighted_and_names_what_was_expected_and_wha
     from selenium.webdriver.common.by import By
 
     table = browser.find_element(By.ID, f"check-{check['id']}").find_element(
-        By.XPATH, "following-sibling::table[1]"
+        By.XPATH, "following-sibling::div[@class='wide'][1]/table"
     )
     rows = [row for row in by_css(table, "tr") if by_css(row, "td")]
     highlighted = by_css(table, "tr.first")
@@ -401,3 +414,231 @@ def test_the_request_and_error_records_see_what_a_page_asks_for(browser: WebDriv
     assert loaded.requests[0] == page.as_uri()
     assert set(loaded.requests[1:]) == {"http://127.0.0.1:9/pixel.png", (tmp_path / "elsewhere.png").as_uri()}
     assert any('"seen"' in line for line in loaded.errors), loaded.errors
+
+
+# --- any width, any theme (issue #21, item 10; the self-check banner of item 6) ---------------------
+#
+# Each page is laid out at a phone's width (400 px) and a desktop's (1280 px), in the light and the
+# dark colour scheme (DevTools' `Emulation.setDeviceMetricsOverride` and `Emulation.setEmulatedMedia`
+# with `prefers-color-scheme`), and measured as drawn: nothing may push the page wider than the
+# screen (a wide table scrolls inside its own box), every piece of text must reach a contrast ratio
+# of 4.5 with the background it is drawn on (WCAG AA, computed from the colours the browser
+# resolved), and a dark scheme must get a dark page. Set GRADER_SCREENSHOTS to a folder to keep a
+# PNG of each page so measured.
+
+WIDTHS = (400, 1280)
+SCHEMES = ("light", "dark")
+MIN_CONTRAST = 4.5
+SCREEN_HEIGHT = 900
+
+MEASURE = """
+const parse = c => {
+  const m = /^rgba?\\((.*)\\)$/.exec(c);
+  if (!m) return null;
+  const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(parseFloat);
+  return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+};
+const over = (top, base) => ({
+  r: top.r * top.a + base.r * (1 - top.a), g: top.g * top.a + base.g * (1 - top.a),
+  b: top.b * top.a + base.b * (1 - top.a), a: 1});
+const luminance = c => {
+  const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+};
+const ratio = (a, b) => {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+};
+const ground = el => {
+  const chain = [];
+  for (let e = el; e; e = e.parentElement) chain.unshift(e);
+  let base = {r: 255, g: 255, b: 255, a: 1};
+  for (const e of chain) {
+    const bg = parse(getComputedStyle(e).backgroundColor);
+    if (bg && bg.a > 0) base = over(bg, base);
+  }
+  return base;
+};
+const texts = [];
+for (const el of document.body.querySelectorAll('*')) {
+  if (el.closest('title, style, script')) continue;
+  const own = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+  const style = getComputedStyle(el);
+  if (!own || el.getClientRects().length === 0 || style.visibility !== 'visible') continue;
+  const back = ground(el);
+  const ink = over(parse(el instanceof SVGElement ? style.fill : style.color), back);
+  texts.push({text: own.slice(0, 60), tag: el.tagName, contrast: ratio(ink, back),
+              color: el instanceof SVGElement ? style.fill : style.color, background: back});
+}
+const view = document.documentElement.clientWidth;
+const cut = [];
+for (const table of document.querySelectorAll('table')) {
+  const box = table.getBoundingClientRect();
+  if (box.left >= -0.5 && box.right <= view + 0.5) continue;
+  let scroller = table.parentElement;
+  while (scroller && !['auto', 'scroll'].includes(getComputedStyle(scroller).overflowX))
+    scroller = scroller.parentElement;
+  const frame = scroller && scroller !== document.documentElement && scroller !== document.body
+    ? scroller.getBoundingClientRect() : null;
+  if (!frame || frame.left < -0.5 || frame.right > view + 0.5 || scroller.scrollWidth < box.width - 0.5)
+    cut.push({first: table.innerText.slice(0, 60), left: box.left, right: box.right});
+}
+return {view, screen: window.innerWidth, scrollWidth: document.documentElement.scrollWidth, texts, cut,
+        page: luminance(ground(document.body))};
+"""
+"""What a page looks like as drawn: its width against the screen's, every text's contrast, the
+tables that stick out of the screen without a scrolling box of their own, the page's luminance."""
+
+
+@contextlib.contextmanager
+def screen(driver: WebDriver, width: int, scheme: str) -> Iterator[None]:
+    """The browser as a screen `width` CSS pixels wide whose reader prefers the `scheme` colours."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": SCREEN_HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+    )
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def keep_screenshot(driver: WebDriver, name: str) -> None:
+    folder = os.environ.get("GRADER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def assert_readable(measured: dict[str, Any], scheme: str) -> None:
+    """Nothing wider than the screen, no table cut, every text at a contrast of 4.5 or more."""
+    assert measured["scrollWidth"] <= measured["view"], "the page is wider than the screen"
+    assert measured["cut"] == [], "a table is cut off instead of scrolling in its own box"
+    assert measured["texts"], "no text was measured"
+    faint = [t for t in measured["texts"] if t["contrast"] < MIN_CONTRAST]
+    assert faint == [], f"text below a contrast of {MIN_CONTRAST} in the {scheme} scheme"
+
+
+@pytest.fixture(scope="module")
+def self_check_page(reports: Reports, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained notebook's student view as `%grade --html` writes it: with the self-check banner."""
+    from grader.render.report import render_html
+
+    page = tmp_path_factory.mktemp("self-check") / f"{TRAINED}.html"
+    result = {**reports.result(TRAINED, reports.student), "self_check": True}
+    page.write_text(render_html(result, student_view=True), encoding="utf-8")
+    return page
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", [*STUDENTS, "index", "student view", "self-check"])
+def test_a_page_is_readable_at_a_phones_and_a_desktops_width_in_light_and_dark(
+    reports: Reports, self_check_page: Path, browser: WebDriver, page: str, width: int, scheme: str
+) -> None:
+    path = self_check_page if page == "self-check" else pages(reports)[page]
+    with screen(browser, width, scheme):
+        visit(browser, path)
+        measured = browser.execute_script(MEASURE)
+        keep_screenshot(browser, f"{page.replace(' ', '-')}-{width}-{scheme}")
+
+    assert measured["screen"] == width, measured["screen"]
+    assert_readable(measured, scheme)
+    if scheme == "dark":
+        assert measured["page"] < 0.05, "the page stays light for a reader who asked for dark"
+    else:
+        assert measured["page"] > 0.8, "the page is not light for a reader who asked for light"
+    if page == "self-check":
+        banner = by_css(browser, ".warn")
+        assert banner and banner[0].text.startswith("self-check: not a grade")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_histogram_scales_to_the_screen_and_shows_every_bar_whole(
+    reports: Reports, browser: WebDriver, width: int
+) -> None:
+    with screen(browser, width, "light"):
+        visit(browser, reports.batch / "index.html")
+        drawn = browser.execute_script(
+            "const svg = document.querySelector('svg[aria-label=\"Histogram of scores\"]');"
+            "const box = r => { const b = r.getBoundingClientRect();"
+            " return {left: b.left, right: b.right, top: b.top, bottom: b.bottom, height: b.height}; };"
+            "return {svg: box(svg), view: document.documentElement.clientWidth,"
+            " bars: Array.from(svg.querySelectorAll('rect')).map(r => ({box: box(r),"
+            "  count: Number(r.querySelector('title').textContent.split(': ').pop())})),"
+            " labels: Array.from(svg.querySelectorAll('text')).map(t => ({box: box(t), text: t.textContent}))};"
+        )
+
+    frame, view = drawn["svg"], drawn["view"]
+    assert frame["left"] >= 0 and frame["right"] <= view, "the histogram is wider than the screen"
+    bars = drawn["bars"]
+    assert len(bars) == 10 and sum(b["count"] for b in bars) == len(STUDENTS)
+    for item in [b["box"] for b in bars] + [t["box"] for t in drawn["labels"]]:
+        assert frame["left"] <= item["left"] and item["right"] <= frame["right"], item
+        assert frame["top"] <= item["top"] and item["bottom"] <= frame["bottom"], item
+    tallest = max(bars, key=lambda b: b["count"])
+    label = next(t for t in drawn["labels"] if t["text"] == str(tallest["count"]))
+    assert label["box"]["bottom"] <= tallest["box"]["top"] + 1, "the tallest bar's count is not above it"
+    for bar in bars:
+        assert bar["box"]["height"] == pytest.approx(
+            tallest["box"]["height"] * bar["count"] / tallest["count"], abs=1
+        )
+
+
+JUPYTERLAB = {
+    "light": "background: #ffffff; color: rgba(0, 0, 0, 0.87);",
+    "dark": "background: #111111; color: rgba(255, 255, 255, 0.87);",
+}
+"""The output area a fragment is shown in: JupyterLab's light and dark themes (layout-color0 and
+content-font-color1), whichever colour scheme the reader's system prefers."""
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("theme", sorted(JUPYTERLAB))
+def test_the_self_check_fragment_is_readable_in_a_light_and_a_dark_notebook(
+    reports: Reports, browser: WebDriver, tmp_path: Path, theme: str, scheme: str
+) -> None:
+    from grader.render.visibility import render_fragment
+
+    result = {**reports.result(TRAINED, reports.student), "self_check": True}
+    fragment = render_fragment(result, student_view=True)
+    page = tmp_path / "notebook.html"
+    page.write_text(
+        '<!doctype html><html><head><meta charset="utf-8"></head>'
+        f'<body style="margin: 0; {JUPYTERLAB[theme]}"><div style="padding: 8px 12px;">'
+        f"{fragment}</div></body></html>",
+        encoding="utf-8",
+    )
+    with screen(browser, WIDTHS[0], scheme):
+        visit(browser, page)
+        measured = browser.execute_script(MEASURE)
+        keep_screenshot(browser, f"fragment-jupyterlab-{theme}-{scheme}")
+
+    assert_readable(measured, scheme)
+    assert "self-check: not a grade" in body_text(browser)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_each_pass_rate_bar_fills_its_track_in_proportion(
+    reports: Reports, browser: WebDriver, width: int
+) -> None:
+    with screen(browser, width, "light"):
+        visit(browser, reports.batch / "index.html")
+        bars = browser.execute_script(
+            "const box = e => { const b = e.getBoundingClientRect();"
+            " return {left: b.left, right: b.right, top: b.top, bottom: b.bottom, width: b.width}; };"
+            "return Array.from(document.querySelectorAll('.rate')).map(r => ({fill: box(r),"
+            " track: box(r.parentElement), text: r.closest('td').innerText.trim()}));"
+        )
+
+    assert bars
+    for bar in bars:
+        fill, track = bar["fill"], bar["track"]
+        passed, total = (int(n) for n in bar["text"].split(" / "))
+        assert fill["width"] == pytest.approx(track["width"] * passed / total, abs=1), bar
+        assert track["left"] <= fill["left"] and fill["right"] <= track["right"] + 0.5, bar
+        assert track["top"] <= fill["top"] and fill["bottom"] <= track["bottom"], "the bar sits off its track"

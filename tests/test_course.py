@@ -1,7 +1,7 @@
 """A course's data sets, files and pretrained weights, provided offline (`grader.grading.course`).
 
 The unit tests read the session's generated Keras cache (tests/conftest.py, `keras_cache`) through
-`course.prepare` and hold each prepared file to what `keras.datasets.X.load_data()` returns: the
+`course.prepare_course_data` and hold each prepared file to what `keras.datasets.X.load_data()` returns: the
 same keys, dtypes and shapes, and the labels still beside their own images after a subsample (the
 generated images show their label in their pixels). The slow tests grade unmodified course
 notebooks through the real CLI: `grade` and `grade batch` with the rubric's `datasets:`, the
@@ -70,8 +70,8 @@ GRIDS = {"mnist": (2, 5), "fashion_mnist": (5, 2), "cifar10": (2, 5), "cifar100"
 def prepared(
     name: course.CourseSet, spec: course.CourseDataset | None = None, base: Path = REPO
 ) -> dict[str, np.ndarray]:
-    """The arrays `course.prepare` mounts for one data set, read back from its file."""
-    setup = course.prepare({name: spec or course.CourseDataset()}, [], [], base)
+    """The arrays `course.prepare_course_data` mounts for one data set, read back from its file."""
+    setup = course.prepare_course_data({name: spec or course.CourseDataset()}, [], [], base)
     assert setup.notes == (), setup.notes
     (mount,) = setup.mounts
     assert mount.target == f"/grader/datasets/{name}.npz"
@@ -88,7 +88,7 @@ def labels_in_pixels(images: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return cells.mean(axis=(2, 4)).reshape(len(images), -1).argmax(axis=1)
 
 
-# --- course.prepare: the four data sets -------------------------------------------------------
+# --- course.prepare_course_data: the four data sets -------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_SHAPES))
@@ -180,7 +180,7 @@ def test_an_instructors_npz_is_subsampled_and_keeps_its_own_arrays(tmp_path: Pat
 
 def test_an_npz_without_the_four_arrays_is_a_note_naming_what_is_missing(tmp_path: Path) -> None:
     np.savez(tmp_path / "digits.npz", x=np.zeros((3, 8, 8)), y=np.arange(3))
-    setup = course.prepare({"mnist": course.CourseDataset(npz="digits.npz")}, [], [], tmp_path)
+    setup = course.prepare_course_data({"mnist": course.CourseDataset(npz="digits.npz")}, [], [], tmp_path)
     assert setup.mounts == ()
     (note,) = setup.notes
     assert "digits.npz has no array x_train, y_train, x_test, y_test" in note
@@ -194,7 +194,7 @@ def test_each_missing_set_asset_and_weights_file_is_one_note_saying_where_the_gr
     monkeypatch.setenv("KERAS_HOME", str(empty))
     (tmp_path / "present.txt").write_text("here")
     weights = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    setup = course.prepare(
+    setup = course.prepare_course_data(
         {"cifar10": course.CourseDataset(train=10)},
         [course.Asset(source="data/dogImages", target="dogImages"), course.Asset(source="present.txt")],
         [weights],
@@ -272,7 +272,7 @@ def test_the_generated_cache_reads_in_keras_as_the_grader_prepares_it(
     keras_cache: Path, tmp_path: Path
 ) -> None:
     """Keras' own readers (fashion_mnist.load_data, the CIFAR batch reader with its restricted
-    unpickler) accept the generated files, and give exactly the arrays `course.prepare` mounts."""
+    unpickler) accept the generated files, and give exactly the arrays `course.prepare_course_data` mounts."""
     done = subprocess.run(
         [sys.executable, "-c", KERAS_READS, str(keras_cache), str(tmp_path / "keras.npz")],
         capture_output=True,

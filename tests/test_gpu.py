@@ -23,7 +23,7 @@ from grader.grading import prelude
 from grader.grading.submission import load_submission
 from grader.inside.kernel import gpu, records
 from grader.rubric.model import load_rubric
-from tests.conftest import REPO, run_grade, write_notebook
+from tests.conftest import REPO, GradeRunner, run_grade, write_notebook
 
 GPU_TOTALS_MB = {"0": 16_384, "1": 8_192}
 
@@ -105,10 +105,10 @@ def test_the_cap_travels_in_the_prelude_and_makes_it_set_up_keras() -> None:
     """The cap must be set before the student's first cell starts TensorFlow's GPU runtime: in the prelude."""
     loaded = load_rubric(REPO / "rubrics" / "conv-dims.yaml")
     submission = load_submission(REPO / "submissions" / "pool-dims-script.py")
-    planned = prelude.plan(submission, loaded.rubric, gpu_memory_mb=2_048)
+    planned = prelude.plan_prelude(submission, loaded.rubric, gpu_memory_mb=2_048)
     assert planned.config.gpu_memory_mb == 2_048 and planned.config.needs_keras
     assert '"gpu_memory_mb": 2048' in planned.source
-    assert prelude.plan(submission, loaded.rubric).config.gpu_memory_mb is None
+    assert prelude.plan_prelude(submission, loaded.rubric).config.gpu_memory_mb is None
 
 
 def test_kernels_sharing_a_gpu_split_90_percent_of_the_smallest_card(nvidia_smi: Path) -> None:
@@ -119,8 +119,8 @@ def test_kernels_sharing_a_gpu_split_90_percent_of_the_smallest_card(nvidia_smi:
     assert batch_view.shared_gpu_cap(("0", "1"), 1) is None, "one kernel per GPU: no cap needed"
 
 
-def test_kernels_per_gpu_without_gpus_is_a_usage_error(tmp_path: Path) -> None:
-    done = run_grade("batch", REPO / "submissions", "--kernels-per-gpu", "2", out_dir=tmp_path / "reports")
+def test_kernels_per_gpu_without_gpus_is_a_usage_error(grade_cli: GradeRunner) -> None:
+    done = grade_cli("batch", REPO / "submissions", "--kernels-per-gpu", "2")
     assert done.returncode == 2
     assert "--kernels-per-gpu needs --gpus" in done.stderr and "Traceback" not in done.stderr
 

@@ -21,14 +21,14 @@ import pytest
 from grader.errors import RubricError, SubmissionError
 from grader.outputs import gradescope
 from grader.rubric.model import load_rubric, parse_rubric
-from tests.conftest import REPO, run_grade, write_notebook
+from tests.conftest import REPO, GradeRunner, invoke_grade, write_notebook
 
 SECRET = "987654"
 VENV_BIN = Path(sys.executable).parent
 
 
 def build(rubric: Path, out: Path, *options: str) -> zipfile.ZipFile:
-    done = run_grade("gradescope", "build", rubric, "--out", out, *options, out_dir=out.parent)
+    done = invoke_grade("gradescope", "build", rubric, "--out", out, *options, out_dir=out.parent)
     assert done.returncode == 0, done.stderr
     return zipfile.ZipFile(out)
 
@@ -48,7 +48,7 @@ def test_the_zip_holds_both_scripts_the_grader_wheel_and_the_rubric_with_its_dat
         assert 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in archive.read(script).decode()
     setup = archive.read("setup.sh").decode()
     assert "apt-get install -y --no-install-recommends bubblewrap" in setup
-    assert f'pip" install "$SOURCE/{wheels[0]}"' in setup
+    assert f'pip" install "$SOURCE/{wheels[0]}[cpu]"' in setup
     run = archive.read("run_autograder").decode()
     assert '--rubric "$SOURCE/rubric/digits-cnn.yaml"' in run and "--output-format md" in run
     rubric = archive.read("rubric/digits-cnn.yaml").decode()
@@ -116,14 +116,13 @@ def test_the_submission_is_the_one_notebook_or_the_one_for_the_exercise(tmp_path
         gradescope.find_submission(tmp_path / "empty", "conv-dims")
 
 
-def test_an_unreadable_submission_still_gets_a_results_json(tmp_path: Path) -> None:
+def test_an_unreadable_submission_still_gets_a_results_json(grade_cli: GradeRunner, tmp_path: Path) -> None:
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "hw.ipynb").write_text('{"cells": [<b>', encoding="utf-8")
     results = tmp_path / "results" / "results.json"
-    done = run_grade(
+    done = grade_cli(
         "gradescope", "run", "--rubric", REPO / "rubrics" / "conv-dims.yaml",
         "--submission", tmp_path / "submission", "--results", results, "--output-format", "html",
-        out_dir=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     written = json.loads(results.read_text())
@@ -186,3 +185,25 @@ def test_run_autograder_grades_a_submission_in_a_simulated_autograder_tree(tmp_p
     assert "conv-layer" in results["output"] and "hidden until grading" in results["output"]
     assert SECRET not in results["output"] and "987,654" not in results["output"]
     assert SECRET not in json.dumps(tests["conv-layer"])
+
+
+def test_links_fifos_and_devices_in_the_submission_folder_are_never_followed_or_read(tmp_path: Path) -> None:
+    """Attack: the student's folder holds a link to the autograder's rubric (hidden bounds in it) named
+    like a notebook, a FIFO and a linked folder; only the real notebook is graded, and when nothing
+    else is left the refusal says why without a byte of the rubric."""
+    source = tmp_path / "source"
+    source.mkdir()
+    secret = source / "rubric.yaml"
+    secret.write_text("checks: [{id: hidden-size, total_params: 987654}]\n", encoding="utf-8")
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "answers.ipynb").symlink_to(secret)
+    (folder / "linked").symlink_to(source, target_is_directory=True)
+    os.mkfifo(folder / "pipe.ipynb")
+    with pytest.raises(SubmissionError) as refused:
+        gradescope.find_submission(folder, "conv-dims")
+    assert "answers.ipynb is a link" in refused.value.message
+    assert "pipe.ipynb is not a regular file" in refused.value.message
+    assert "987654" not in refused.value.message
+    write_notebook(folder / "hw.ipynb", "x = 1")
+    assert gradescope.find_submission(folder, "conv-dims") == folder / "hw.ipynb"

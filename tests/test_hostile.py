@@ -321,3 +321,38 @@ def run_without_bwrap(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedP
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False
     )
     return done, out_dir
+
+
+def test_a_key_one_student_leaves_is_found_by_no_later_student_of_the_worker(tmp_path: Path) -> None:
+    """leak-keyring.py, three times on one worker (spare kernels on): no key is left, none is found.
+
+    Before, kernels alternated two uids and keyrings were allowed: the third student read the
+    first one's user key. Now add_key is denied (seccomp) and each kernel has a uid of its own.
+    """
+    if bwrap_problem() is not None:
+        pytest.skip(f"no sandbox here: {bwrap_problem()}")
+    students = ("a-first", "b-second", "c-third")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in students:
+        shutil.copy(HOSTILE / "leak-keyring.py", folder / f"{name}.py")
+    out_dir = tmp_path / "reports"
+    done = subprocess.run(
+        [str(GRADE), "batch", str(folder), "--out", str(out_dir), "-j", "1", "--spare-kernels"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    for name in students:
+        result = json.loads((out_dir / f"{name}.json").read_text())
+        output = next(c for c in result["run"]["cells"] if "FOUND" in c["output"])["output"].splitlines()
+        assert "NOT FOUND user" in output and "NOT FOUND session" in output, (name, output)
+        assert "NOT IN /proc/keys" in output, (name, output)
+        if enforce.kernel_uid() is not None and not any(
+            "no seccomp filter" in n for n in result["run"]["notes"]
+        ):
+            assert "REFUSED EPERM user" in output and "REFUSED EPERM session" in output, (name, output)

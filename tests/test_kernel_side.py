@@ -83,7 +83,7 @@ def test_arguments_travel_as_data_so_a_variable_named_null_params_stays_null_par
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
     ]
     assert len(calls) == 1 and isinstance(calls[0].args[2], ast.Constant)
-    assert ast.literal_eval(calls[0].args[1]) == "probe.run"
+    assert ast.literal_eval(calls[0].args[1]) == "probe.save_models_and_facts"
     arguments = json.loads(calls[0].args[2].value)
     assert arguments == {"out_dir": "/tmp/out/null", "variables": list(names), "input_shape": None}
 

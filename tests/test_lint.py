@@ -20,7 +20,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from grader.authoring import lint
-from tests.conftest import REPO, run_grade
+from tests.conftest import REPO, GradeRunner
 
 SHIPPED_HELD_OUT = REPO / "rubrics" / "data" / "digits-test.npz"
 SHIPPED_TRAIN = REPO / "rubrics" / "data" / "digits-train.npz"
@@ -365,11 +365,11 @@ def test_each_missing_data_set_asset_and_weights_file_is_warned_about_where_the_
 
 
 def test_check_prints_both_warnings_with_line_and_column_and_strict_rejects(
-    tmp_path: Path, keras_home: Path
+    grade_cli: GradeRunner, tmp_path: Path, keras_home: Path
 ) -> None:
     mnist = write_mnist(keras_home)
     rubric = write_rubric(tmp_path, write_held_out(tmp_path, mnist["x_test"][:50]), pin=None)
-    done = run_grade("rubric", "check", rubric, out_dir=tmp_path)
+    done = grade_cli("rubric", "check", rubric)
     assert done.returncode == 0, done.stdout + done.stderr
     line, column = position(rubric, "accuracy:")
     assert f"{rubric}:{line}:{column}: warning: accuracy check `accuracy` pins no architecture" in done.stdout
@@ -379,11 +379,11 @@ def test_check_prints_both_warnings_with_line_and_column_and_strict_rejects(
         "byte-identical to images of Keras' mnist" in done.stdout
     )
     assert f"ok {rubric}: 1 checks, 2 points, 2 warning(s)" in done.stdout
-    strict = run_grade("rubric", "check", "--strict", rubric, out_dir=tmp_path)
+    strict = grade_cli("rubric", "check", "--strict", rubric)
     assert strict.returncode == 3 and "rejected (--strict)" in strict.stdout
 
 
-def test_check_accepts_the_shipped_digits_rubric_strictly(tmp_path: Path) -> None:
-    done = run_grade("rubric", "check", "--strict", "rubrics/digits-cnn.yaml", out_dir=tmp_path)
+def test_check_accepts_the_shipped_digits_rubric_strictly(grade_cli: GradeRunner) -> None:
+    done = grade_cli("rubric", "check", "--strict", "rubrics/digits-cnn.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "warning" not in done.stdout

@@ -2,8 +2,8 @@
 
 The notebook builds its model, loads the extension and runs `%grade` three times: with the
 student rubric found by exercise id in `student/`, with the instructor's rubric, and with no
-argument (the exercise in the notebook's metadata, found through JPY_SESSION_NAME as Jupyter
-Server sets it). Every display must
+argument (the exercise in the notebook's metadata: nbclient names no notebook, so the magic finds
+the one notebook in the kernel's folder). Every display must
 show the visible checks' results and no hidden check's expected value, and the magic must leave
 no name behind in the student's namespace.
 """
@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 
 from grader.authoring.publish import publish, write_published
 from grader.errors import RubricError
-from grader.magic import parse_line, resolve
+from grader.magic import notebook_path, parse_line, resolve
 from grader.rubric.model import load_rubric
 
 SECRET = "987654"
@@ -76,7 +76,7 @@ def test_grade_magic_displays_the_visible_checks_of_the_live_kernel(tmp_path: Pa
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     notebook.metadata["grader"] = {"exercise": "conv-dims"}
     nbformat.write(notebook, tmp_path / "hw.ipynb")
-    environment = {**os.environ, "JPY_SESSION_NAME": str(tmp_path / "hw.ipynb")}
+    environment = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
 
     NotebookClient(
         notebook, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
@@ -112,3 +112,24 @@ def test_the_magic_says_which_exercise_it_needs_and_refuses_unknown_arguments(
     (tmp_path / "rubrics").mkdir()
     (tmp_path / "rubrics" / "conv-dims.yaml").write_text(INSTRUCTOR, encoding="utf-8")
     assert resolve(parse_line("conv-dims"), None).path == Path("rubrics/conv-dims.yaml").resolve()
+
+
+def test_the_notebook_is_found_as_vs_code_jupyter_and_nbclient_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VS Code names the notebook in `__vsc_ipynb_file__`; nbclient names nothing, so the folder's notebook is it."""
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    hw = tmp_path / "hw.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    notebook.metadata["grader"] = {"exercise": "conv-dims"}
+    nbformat.write(notebook, hw)
+    assert notebook_path({"__vsc_ipynb_file__": str(hw)}, tmp_path / "elsewhere") == hw
+    assert notebook_path({}, tmp_path) == hw
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "scratch.ipynb")
+    assert notebook_path({}, tmp_path) == hw, "of several notebooks, the one naming an exercise"
+    nbformat.write(notebook, tmp_path / "copy.ipynb")
+    assert notebook_path({}, tmp_path) is None
+    with pytest.raises(RubricError) as unsure:
+        resolve(parse_line(""), None)
+    assert "did not say which notebook" in unsure.value.message
+    assert unsure.value.hint is not None and "%grade EXERCISE" in unsure.value.hint

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.batch.discovery import _unique_stems, discover
-from tests.conftest import run_grade
+from tests.conftest import examples, run_grade
 
 BASE = Path("/class")
 NAME_LIMIT_BYTES = 255
@@ -85,7 +85,7 @@ def folds(stem: str) -> dict[str, str]:
     }
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(file_sets)
 def test_every_file_set_gets_distinct_safe_deterministic_stems(files: list[Path]) -> None:
     stems = [found.stem for found in _unique_stems(files, BASE)]
@@ -120,7 +120,7 @@ plain_file_sets = st.lists(
 ).map(lambda paths: sorted(set(paths)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(plain_file_sets)
 def test_a_plain_name_that_collides_with_nothing_is_kept_as_it_is(files: list[Path]) -> None:
     wanted = {path: "__".join((*path.relative_to(BASE).parts[:-1], path.stem)) for path in files}

@@ -20,8 +20,8 @@ import pytest
 
 from grader.render import plots
 from grader.render.report import draw_within, render_html
-from grader.result import CheckResult, ClassScore, GradeResult, Metrics, RunFacts
-from tests.conftest import GradeRunner, write_notebook
+from grader.result import CheckResult, ClassScore, Metrics
+from tests.conftest import GradeRunner, hand_built_result, write_notebook
 
 DRAW_SECONDS = 20.0
 MAX_PIXELS = 1_000
@@ -118,17 +118,7 @@ def accuracy_result(
     check = CheckResult(
         id="accuracy", kind="accuracy", status="fail", points=0, max_points=4, message="m", metrics=metrics
     )
-    result = GradeResult(
-        submission="s.ipynb",
-        exercise="digits-cnn",
-        title="t",
-        rubric="r.yaml",
-        score=0,
-        max_score=4,
-        checks=(check,),
-        run=RunFacts(duration_s=1, device="CPU", sandboxed=True, failing_cells=(), cells=()),
-        grader_version="test",
-    )
+    result = hand_built_result(check, exercise="digits-cnn", title="t", rubric="r.yaml")
     page = json.loads(result.to_json())
     page["checks"][0]["metrics"]["confusion"] = confusion
     if other is None:

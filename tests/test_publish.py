@@ -15,7 +15,7 @@ import pytest
 from grader.authoring.publish import publish, write_published
 from grader.errors import RubricError
 from grader.rubric.model import load_rubric
-from tests.conftest import REPO, GradeRunner, run_grade
+from tests.conftest import REPO, GradeRunner
 
 SECRET = 987654
 REVEALED = 4242
@@ -119,15 +119,17 @@ def test_a_student_rubric_is_not_published_again_and_an_empty_one_is_refused(tmp
         publish(load_rubric(hidden), tmp_path / "h.yaml")
 
 
-def test_grade_rubric_publish_writes_the_student_rubric_and_its_handed_out_files(tmp_path: Path) -> None:
+def test_grade_rubric_publish_writes_the_student_rubric_and_its_handed_out_files(
+    grade_cli: GradeRunner, tmp_path: Path
+) -> None:
     out = tmp_path / "student" / "digits-cnn.yaml"
-    done = run_grade("rubric", "publish", "rubrics/digits-cnn.yaml", "--out", out, out_dir=tmp_path)
+    done = grade_cli("rubric", "publish", "rubrics/digits-cnn.yaml", "--out", out)
     assert done.returncode == 0, done.stderr
     assert "withheld, needing the held-out data (accuracy)" in done.stderr
     assert (out.parent / "data" / "digits-train.npz").is_file()
     assert not (out.parent / "data" / "digits-test.npz").exists()
     assert "digits-test" not in out.read_text() and "student:" in out.read_text()
-    again = run_grade("rubric", "publish", "rubrics/digits-cnn.yaml", "--out", out, out_dir=tmp_path)
+    again = grade_cli("rubric", "publish", "rubrics/digits-cnn.yaml", "--out", out)
     assert again.returncode == 2 and "--force" in again.stderr
 
 
@@ -173,10 +175,8 @@ def test_a_self_check_with_the_student_rubric_runs_unsandboxed_and_says_it_is_no
         assert "secret-size" in shown and "hidden until grading" in shown
 
 
-def test_the_readme_publish_command_works_from_the_repository(tmp_path: Path) -> None:
+def test_the_readme_publish_command_works_from_the_repository(grade_cli: GradeRunner, tmp_path: Path) -> None:
     out = tmp_path / "student" / "cifar10-cnn.yaml"
-    done = run_grade(
-        "rubric", "publish", "rubrics/cifar10-cnn.yaml", "--out", out, out_dir=tmp_path, cwd=REPO
-    )
+    done = grade_cli("rubric", "publish", "rubrics/cifar10-cnn.yaml", "--out", out, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert load_rubric(out).rubric.student is not None

@@ -19,11 +19,11 @@ import pytest
 
 from grader.errors import RubricError
 from grader.outputs.gradebook import BatchEntry, write_class_outputs
-from grader.outputs.roster import Roster, RosterError, match_roster, read_roster
+from grader.outputs.roster import Handed, Roster, RosterError, match_roster, read_roster
 from grader.result import Failure, GradeResult
 from grader.rubric.late import LatePolicy, Penalty, assess, days_late, parse_due, parse_penalty
 from grader.rubric.model import parse_rubric
-from tests.conftest import REPO, run_grade, write_notebook
+from tests.conftest import REPO, GradeRunner, run_grade, write_notebook
 
 ROSTER = "submission,id,name,email,section\nalice,s001,Alice Liddell,alice@uni.edu,A\nbob,s002,Bob Stone,bob@uni.edu,B\n"
 
@@ -97,19 +97,21 @@ def test_a_roster_that_is_not_utf8_says_how_to_save_it(tmp_path: Path) -> None:
     assert "CSV UTF-8" in caught.value.hint
 
 
-def test_a_bad_roster_stops_grade_batch_before_grading_with_exit_code_2(tmp_path: Path) -> None:
+def test_a_bad_roster_stops_grade_batch_before_grading_with_exit_code_2(
+    grade_cli: GradeRunner, tmp_path: Path
+) -> None:
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / "alice.ipynb", "conv_params = 80", exercise="conv-dims")
     bad = roster_file(tmp_path, "submission,name\nalice,Alice\n,Bob\n")
     out = tmp_path / "reports"
-    done = run_grade("batch", folder, "--roster", bad, "--out", out, out_dir=out, timeout=120)
+    done = grade_cli("batch", folder, "--roster", bad, "--out", out)
     assert done.returncode == 2, done.stderr
     assert f"{bad}:3: no submission for Bob" in done.stderr
     assert not (out / "alice.json").exists()
-    missing = run_grade("batch", folder, "--roster", tmp_path / "nope.csv", "--out", out, out_dir=out)
+    missing = grade_cli("batch", folder, "--roster", tmp_path / "nope.csv", "--out", out)
     assert missing.returncode == 2 and "roster file not found" in missing.stderr
-    late = run_grade("batch", folder, "--late-penalty", "10%/week", "--out", out, out_dir=out)
+    late = grade_cli("batch", folder, "--late-penalty", "10%/week", "--out", out)
     assert late.returncode == 2 and "--late-penalty" in late.stderr and "'10%/day'" in late.stderr
     assert "Traceback" not in done.stderr + missing.stderr + late.stderr
 
@@ -123,12 +125,15 @@ def test_submissions_match_by_stem_file_name_or_folder_and_the_rest_is_reported(
     match = match_roster(
         roster,
         [
-            ("alice", "alice.ipynb"),
-            ("bob", "bob.ipynb"),
-            ("week1__carol", "carol.ipynb"),
-            ("dan__hw3", "hw3.ipynb"),
-            ("erin_py", "erin.py"),
-            ("mallory", "mallory.ipynb"),
+            Handed.from_stem(stem, name)
+            for stem, name in [
+                ("alice", "alice.ipynb"),
+                ("bob", "bob.ipynb"),
+                ("week1__carol", "carol.ipynb"),
+                ("dan__hw3", "hw3.ipynb"),
+                ("erin_py", "erin.py"),
+                ("mallory", "mallory.ipynb"),
+            ]
         ],
     )
     assert {stem: s.name for stem, s in match.by_stem.items()} == {
@@ -317,7 +322,8 @@ def test_roster_late_and_lms_exports_are_written_beside_the_gradebook(tmp_path: 
         header, rows = reader.fieldnames, {row["student"]: row for row in reader}
     assert header == [
         "student", "submission", "exercise", "status", "id", "name", "email", "section", "conv-layer",
-        "total", "max_score", "submitted", "late_days", "penalty", "penalised_total", "error",
+        "total", "max_score", "submitted", "submitted_from", "due", "late_days", "penalty",
+        "penalised_total", "error",
     ]  # fmt: skip
     assert (rows["alice"]["id"], rows["alice"]["late_days"], rows["alice"]["penalised_total"]) == (
         "s001",
@@ -327,7 +333,8 @@ def test_roster_late_and_lms_exports_are_written_beside_the_gradebook(tmp_path: 
     assert (rows["bob"]["total"], rows["bob"]["late_days"], rows["bob"]["penalty"]) == ("4.5", "2", "20%")
     assert rows["bob"]["penalised_total"] == "3.6"
     assert (rows["mallory"]["status"], rows["mallory"]["id"]) == ("graded", "")
-    assert (rows["dan"]["status"], rows["dan"]["name"]) == ("error", "Dan Li")
+    assert (rows["dan"]["status"], rows["dan"]["name"], rows["dan"]["total"]) == ("error", "Dan Li", "")
+    assert rows["bob"]["submitted_from"] == "file modification time"
     for missing in ("carol", "erin"):
         assert (rows[missing]["status"], rows[missing]["total"], rows[missing]["submission"]) == (
             "missing",
@@ -342,8 +349,7 @@ def test_roster_late_and_lms_exports_are_written_beside_the_gradebook(tmp_path: 
     assert canvas["students"] == {
         "sis:s001": {"Dimensionality of a convolutional layer": "5"},
         "sis:s002": {"Dimensionality of a convolutional layer": "3.6"},
-        "sis:s004": {"Dimensionality of a convolutional layer": "0"},
-    }
+    }  # dan's upload could not be read: no grade, never a silent 0
     with (out / "canvas.csv").open(newline="") as handle:
         raw = list(csv.reader(handle))
     assert raw[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -361,7 +367,6 @@ def test_roster_late_and_lms_exports_are_written_beside_the_gradebook(tmp_path: 
         ["ID number", "Email address", "Name", "Dimensionality of a convolutional layer"],
         ["s001", "alice@uni.edu", "Alice Liddell", "5"],
         ["s002", "bob@uni.edu", "Bob Stone", "3.6"],
-        ["s004", "", "Dan Li", "0"],
     ]
 
     page = (out / "index.html").read_text()
@@ -370,11 +375,13 @@ def test_roster_late_and_lms_exports_are_written_beside_the_gradebook(tmp_path: 
     assert "Carol Ray" in roster_section and "Erin Moss" in roster_section and "Alice" not in roster_section
     late_section = page.split("<h2>Late submissions</h2>")[1].split("<h2>")[0]
     assert "bob" in late_section and "4.5 → 3.6" in late_section and "alice" not in late_section
-    (roster_line,) = [n for n in outputs.notices if n.startswith("roster")]
+    (roster_line,) = [n for n in outputs.notices if n.startswith("roster ")]
     assert "3 of 5 students have a submission" in roster_line
     assert "1 submission(s) match no student: mallory" in roster_line
     assert "2 student(s) have none: Carol Ray (s003), Erin Moss" in roster_line
     assert any(n.startswith("late: 1 submission(s)") and "bob (2 days late" in n for n in outputs.notices)
+    assert any("could not be graded" in n and "left empty" in n and "dan" in n for n in outputs.notices)
+    assert "No grade exported" in roster_section and "dan.ipynb:1: broken JSON" in roster_section
 
 
 def test_submission_times_are_kept_for_students_graded_by_an_earlier_run(tmp_path: Path) -> None:
@@ -417,41 +424,50 @@ def test_the_exports_take_a_students_best_submission(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_grade_batch_with_a_roster_and_a_due_date(tmp_path: Path) -> None:
+    """The real CLI on a machine in Los Angeles: the due date is read in the course's zone (UTC), times
+    come from the roster's submitted_at, never from the files (alice's is dated 2020), with bob's
+    extension honoured; mallory's file is in no student's folder and named after alice: nobody's."""
     folder = tmp_path / "class"
-    folder.mkdir()
+    (folder / "stranger").mkdir(parents=True)
     answer = "conv_params = 16 * 2 * 2 * 1 + 16\nconv_height = 100"
-    for stem in ("alice", "bob", "mallory"):
+    for stem in ("alice", "bob"):
         write_notebook(folder / f"{stem}.ipynb", answer, exercise="conv-dims")
-    due = datetime(2026, 12, 1, 23, 59).astimezone()
-    os.utime(folder / "alice.ipynb", (due.timestamp() - 3600,) * 2)
-    os.utime(folder / "bob.ipynb", (due.timestamp() + 36 * 3600,) * 2)
-    os.utime(folder / "mallory.ipynb", (due.timestamp() - 60,) * 2)
-    roster = roster_file(tmp_path, ROSTER + "carol,s003,Carol Ray,carol@uni.edu,A\n")
+    write_notebook(folder / "stranger" / "alice.ipynb", answer, exercise="conv-dims")
+    os.utime(folder / "alice.ipynb", (datetime(2020, 1, 1, tzinfo=UTC).timestamp(),) * 2)
+    roster = roster_file(
+        tmp_path,
+        "submission,id,name,email,section,submitted_at,extension\n"
+        "alice,s001,Alice Liddell,alice@uni.edu,A,2026-12-02T03:00:00-08:00,\n"
+        "bob,s002,Bob Stone,bob@uni.edu,B,2026-12-03T10:00:00Z,2d\n"
+        "carol,s003,Carol Ray,carol@uni.edu,A,,\n",
+    )
     out = tmp_path / "reports"
     done = run_grade(
         "batch", folder, "--roster", roster, "--due", "2026-12-01T23:59", "--late-penalty", "10%/day",
-        "--out", out, out_dir=out, timeout=400,
+        "--out", out, out_dir=out, timeout=400, env={"TZ": "America/Los_Angeles"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "3 submissions: 3 graded" in done.stdout
-    assert "roster roster.csv: 2 of 3 students have a submission" in done.stderr
-    assert "match no student: mallory" in done.stderr and "have none: Carol Ray (s003)" in done.stderr
-    assert "late: 1 submission(s) after the due date: bob (2 days late, −20% (10%/day))" in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "roster roster.csv: 2 of 3 students have a submission" in said
+    assert (
+        "credited to no one" in said and "stranger__alice" in said and "have none: Carol Ray (s003)" in said
+    )
+    assert "late: due dates and times in UTC (--timezone)" in said
+    assert "late: 1 submission(s) after the due date: alice (1 day late, −10% (10%/day))" in said
 
     with (out / "gradebook.csv").open(newline="") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert set(rows) == {"alice", "bob", "mallory", "carol"}
-    assert rows["carol"]["status"] == "missing" and rows["mallory"]["id"] == ""
-    raw = float(rows["bob"]["total"])
-    assert raw > 0 and (rows["bob"]["late_days"], rows["bob"]["penalty"]) == ("2", "20%")
-    assert float(rows["bob"]["penalised_total"]) == pytest.approx(raw * 0.8)
-    assert rows["alice"]["late_days"] == "0" and rows["alice"]["name"] == "Alice Liddell"
+    assert rows["carol"]["status"] == "missing" and rows["stranger__alice"]["id"] == ""
+    raw = float(rows["alice"]["total"])
+    assert raw > 0 and (rows["alice"]["late_days"], rows["alice"]["penalty"]) == ("1", "10%")
+    assert rows["alice"]["submitted"] == "2026-12-02T11:00:00+00:00"
+    assert float(rows["alice"]["penalised_total"]) == pytest.approx(raw * 0.9, abs=0.005)
+    assert (rows["bob"]["late_days"], rows["bob"]["due"]) == ("0", "2026-12-03T23:59:00+00:00")
 
     canvas = canvas_import(out / "canvas.csv")
     title = "Dimensionality of a convolutional layer"
-    assert canvas["points"] == {title: "5"}
     assert set(canvas["students"]) == {"sis:s001", "sis:s002"}
-    assert float(canvas["students"]["sis:s002"][title]) == pytest.approx(raw * 0.8)
+    assert float(canvas["students"]["sis:s001"][title]) == pytest.approx(raw * 0.9)
     page = (out / "index.html").read_text()
-    assert "<h2>Roster</h2>" in page and "<code>mallory</code>" in page and "Carol Ray" in page
-    assert (out / "moodle.csv").read_text().splitlines()[0].startswith("ID number,Email address,Name,")
+    assert "Submissions credited to no one" in page and "Carol Ray" in page

@@ -18,9 +18,9 @@ from ruamel.yaml import YAML
 from grader.errors import RubricError
 from grader.rubric.model import Rubric, parse_rubric
 
-from .conftest import REPO
+from .conftest import REPO, examples
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEYS = (
     "exercise", "title", "description", "model", "limits", "checks", "id", "points", "partial", "layers",
     "total_params", "output_shape", "variable", "type", "filters", "kernel_size", "strides", "padding",

@@ -19,7 +19,7 @@ from grader.errors import RubricError
 from grader.grading.submission import load_submission
 from grader.rubric.globs import check_glob, glob_matches, shown_path
 from grader.rubric.model import parse_rubric
-from tests.conftest import REPO, write_notebook
+from tests.conftest import REPO, examples, write_notebook
 
 MINIMAL = "exercise: demo\ntitle: Demo\nchecks:\n  - {id: size, points: 1, total_params: 80}\n"
 
@@ -63,7 +63,7 @@ def test_a_deep_folder_a_student_made_costs_no_recursion() -> None:
 names = st.text(min_size=1, max_size=12).filter(lambda name: name not in (".", ".."))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(parts=st.lists(names, min_size=1, max_size=6), pattern=st.text(max_size=20))
 def test_any_name_is_only_ever_the_subject_of_a_match(parts: list[str], pattern: str) -> None:
     """Whatever a student calls their files and folders: `*` is one name, `**` any path, nothing raises."""

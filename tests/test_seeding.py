@@ -15,7 +15,7 @@ RUBRIC = REPO / "rubrics" / "digits-mlp.yaml"
 
 def seed_of(path: Path, identity: str | None = None, rubric_seed: int = 0) -> int:
     rubric = load_rubric(RUBRIC).rubric.model_copy(update={"seed": rubric_seed})
-    return prelude.plan(load_submission(path), rubric, identity=identity).config.seed
+    return prelude.plan_prelude(load_submission(path), rubric, identity=identity).config.seed
 
 
 def test_two_submissions_of_the_same_exercise_get_different_seeds() -> None:
@@ -46,7 +46,7 @@ def test_the_rubrics_seed_still_changes_every_seed() -> None:
 
 
 def test_the_report_records_the_seed_the_kernel_got() -> None:
-    planned = prelude.plan(load_submission(TWINS / "original.ipynb"), load_rubric(RUBRIC).rubric)
+    planned = prelude.plan_prelude(load_submission(TWINS / "original.ipynb"), load_rubric(RUBRIC).rubric)
     assert (
         prelude.kernel_setup(planned, None).seed == planned.config.seed == seed_of(TWINS / "original.ipynb")
     )

@@ -19,7 +19,7 @@ from grader.outputs import similarity
 from grader.outputs.gradebook import BatchEntry, write_class_outputs
 from grader.outputs.similarity import code_pairs, find_similar, normalise_code
 from grader.result import GradeResult
-from tests.conftest import REPO, run_grade, write_notebook
+from tests.conftest import REPO, GradeRunner, run_grade, write_notebook
 
 TWINS = REPO / "submissions" / "twins" / "similarity"
 DIGITS_STARTER = REPO / "exercises" / "digits-mlp" / "starter.ipynb"
@@ -475,12 +475,12 @@ def test_a_starter_given_on_the_command_line_is_set_aside(tmp_path: Path) -> Non
     assert (tmp_path / "similarity.csv").read_text().splitlines() == ["student_a,student_b,kind,score,detail"]
 
 
-def test_a_starter_that_cannot_be_read_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_starter_that_cannot_be_read_is_a_usage_error(grade_cli: GradeRunner, tmp_path: Path) -> None:
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / "alice.ipynb", "conv_params = 80", exercise="conv-dims")
     out = tmp_path / "reports"
-    done = run_grade("batch", folder, "--starter", tmp_path / "nope.ipynb", "--out", out, out_dir=out)
+    done = grade_cli("batch", folder, "--starter", tmp_path / "nope.ipynb", "--out", out)
     assert done.returncode == 2, done.stderr
     assert "--starter" in done.stderr and "nope.ipynb" in done.stderr and "Traceback" not in done.stderr
     assert not (out / "alice.json").exists()

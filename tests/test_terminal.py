@@ -18,7 +18,7 @@ from rich.console import Console
 
 from grader.render.report import plain, print_summary
 from grader.result import CellOutcome, CheckResult, GradeResult, RunFacts
-from tests.conftest import GradeRunner, run_grade
+from tests.conftest import GradeRunner, hand_built_result, run_grade
 
 MARKUP = "[/x] [bold]100 [link=file:///etc/passwd]click[/link] :smile:"
 ESCAPES = "\x1b[2J\x1b[31m\r\u202egnp.py\ud800"
@@ -34,18 +34,11 @@ def printed(render: object) -> str:
 def hostile_result() -> GradeResult:
     """A result whose every student-controlled string is markup followed by terminal escapes."""
     text = MARKUP + ESCAPES
-    return GradeResult(
+    return hand_built_result(
+        CheckResult(id="height-answer", kind="variable", status="fail", points=0, max_points=1, message=text),
         submission=f"{MARKUP}.ipynb",
-        exercise="conv-dims",
-        title="Dimensionality of a convolutional layer",
-        rubric="rubrics/conv-dims.yaml",
         score=4,
         max_score=5,
-        checks=(
-            CheckResult(
-                id="height-answer", kind="variable", status="fail", points=0, max_points=1, message=text
-            ),
-        ),
         run=RunFacts(
             duration_s=1.5,
             device=text,
@@ -59,7 +52,6 @@ def hostile_result() -> GradeResult:
             ),
             notes=(text,),
         ),
-        grader_version="test",
     )
 
 
@@ -84,13 +76,13 @@ def test_the_summary_prints_every_student_string_as_written() -> None:
 
 
 def test_an_unreadable_file_whose_path_is_markup_is_reported_with_its_exit_code(
-    grade: GradeRunner, tmp_path: Path
+    grade_cli: GradeRunner, tmp_path: Path
 ) -> None:
     folder = tmp_path / "["
     folder.mkdir()
     (folder / "x].ipynb").write_text('{"cells": [', encoding="utf-8")
 
-    done = grade(folder / "x].ipynb")
+    done = grade_cli(folder / "x].ipynb")
 
     assert done.returncode == 4, done.stderr
     assert "[/x].ipynb" in done.stderr and "broken JSON" in done.stderr

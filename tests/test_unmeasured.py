@@ -1,7 +1,7 @@
 """A grade the grader could not measure is `unmeasured` in every class output, never a silent 0.
 
 Fast: a class written as `grade batch` leaves it (canonical JSON on disk), one student's model
-unmeasured, read back the way each consumer reads it. Slow: `grade.score` on a model file the
+unmeasured, read back the way each consumer reads it. Slow: `grade.score_execution` on a model file the
 real inspector cannot load, which is where the mark comes from.
 """
 
@@ -180,7 +180,7 @@ def test_a_model_the_inspector_cannot_load_is_unmeasured_not_zero(tmp_path: Path
         models=(grade.StoredModel(variable="model", file="model.keras", sha256=digest, size=len(payload)),),
         kernel_setup=KernelSetup(seed=0),
     )
-    graded = grade.score(
+    graded = grade.score_execution(
         execution, loaded, tmp_path, grade.Overrides(sandbox="off"), sandboxed_inspector=False
     )
     why = unmeasured.reason(graded.notes)

@@ -46,6 +46,7 @@ checks:
 """
 MODEL = (
     "import keras\n"
+    "keras.utils.set_random_seed(7)\n"
     "model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),\n"
     "                          keras.layers.Dense(10, activation='softmax')])"
 )
@@ -93,17 +94,22 @@ def spare_folders() -> set[Path]:
 
 
 def comparable(outcome: TaskOutcome) -> dict[str, Any]:
-    """A result without what may differ between two gradings of the same notebook: its name, times, device."""
+    """A result without what may differ between two gradings of the same notebook by two students.
+
+    Its name, times and device, and the kernel's seed, which comes from the student's name (the
+    notebook seeds itself, so the same code gives the same model whichever kernel runs it).
+    """
     assert outcome.result_json is not None, outcome.failure
     result = json.loads(outcome.result_json)
     run = {k: v for k, v in result["run"].items() if k not in ("duration_s", "device", "stages")}
+    setup = {k: v for k, v in (result["kernel_setup"] or {}).items() if k != "seed"}
     checks = [
         {**check, "metrics": {k: v for k, v in check["metrics"].items() if k != "duration_s"}}
         if check["metrics"]
         else check
         for check in result["checks"]
     ]
-    return {**result, "submission": None, "run": run, "checks": checks}
+    return {**result, "submission": None, "run": run, "checks": checks, "kernel_setup": setup}
 
 
 @pytest.fixture(scope="module")

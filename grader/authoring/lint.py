@@ -10,6 +10,7 @@ line and column, like a validation error.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import gzip
 import hashlib
@@ -22,14 +23,17 @@ from typing import Any, Literal
 import numpy as np
 from ruamel.yaml import YAML
 
-from grader.errors import RubricError
+from grader.authoring import solution_names
+from grader.errors import GradingError, RubricError
 from grader.grading import course, datasets
 from grader.rubric import formulas
-from grader.rubric.model import CheckSpec, Rubric, load_rubric, yaml_position
+from grader.rubric.model import CheckSpec, LoadedRubric, Rubric, load_rubric, yaml_position
 
 UNREADABLE: tuple[type[Exception], ...] = (*datasets.UNREADABLE, datasets.DatasetError)
 PATH_KEYS = frozenset({"npz", "files", "file", "path", "solution"})
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
+HELD_OUT_DATA = "data"
+"""A path under this key is held-out data (`accuracy.data.npz`, `datasets.X.npz`): missing, every grade is wrong."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,13 @@ class LintReport:
         return tuple(f for f in self.findings if f.severity == "warning")
 
 
-def lint(path: Path) -> LintReport:
-    """Validate a rubric, then look for the mistakes validation cannot see."""
+def lint(path: Path, *, data_elsewhere: bool = False) -> LintReport:
+    """Validate a rubric, then look for the mistakes validation cannot see.
+
+    Loading already checks each layer row against Keras' classes (type, settings, activations)
+    and `requires:` against the check ids. `data_elsewhere`: the held-out data files live on the
+    grading machine, not beside the rubric here, so a missing one is not an error.
+    """
     try:
         loaded = load_rubric(path)
     except RubricError as exc:
@@ -76,7 +85,8 @@ def lint(path: Path) -> LintReport:
         *_points_findings(rubric, where),
         *_tier_findings(rubric, raw, where),
         *_formula_findings(rubric, where),
-        *_path_findings(path.parent, raw, where),
+        *_path_findings(path.parent, raw, where, data_elsewhere=data_elsewhere),
+        *_variable_findings(loaded, where),
         *_architecture_findings(rubric, where),
         *_public_data_findings(path.parent, rubric, where),
         *_course_findings(path.parent, rubric, where),
@@ -101,8 +111,11 @@ class _Locator:
         return yaml_position(self.data, loc)
 
     def warn(self, message: str, *loc: Any) -> Finding:
+        return self.finding("warning", message, *loc)
+
+    def finding(self, severity: Severity, message: str, *loc: Any) -> Finding:
         line, column = self.at(*loc)
-        return Finding(self.source, line, column, "warning", message)
+        return Finding(self.source, line, column, severity, message)
 
 
 def _points_findings(rubric: Rubric, where: _Locator) -> Iterator[Finding]:
@@ -202,12 +215,67 @@ def _totals_findings(
             )
 
 
-def _path_findings(base: Path, raw: Any, where: _Locator) -> Iterator[Finding]:
-    """Every file the rubric names (data, hand-out files, solution, examples) should exist."""
+def _path_findings(base: Path, raw: Any, where: _Locator, *, data_elsewhere: bool) -> Iterator[Finding]:
+    """Every file the rubric names (data, hand-out files, solution, examples) should exist.
+
+    Missing held-out data is an error: every accuracy check (or every notebook's load_data) would
+    fail for every student. Where it lives only on the grading machine, `--data-elsewhere` says so.
+    """
     for loc, value in _walk(raw, ()):
         names_a_path = bool(loc) and (loc[-1] in PATH_KEYS or (len(loc) > 1 and loc[-2] in PATH_KEYS))
-        if names_a_path and isinstance(value, str) and value and not (base / value).exists():
-            yield where.warn(f"{value!r} does not exist (paths are relative to the rubric's folder)", *loc)
+        if not (names_a_path and isinstance(value, str) and value and not (base / value).exists()):
+            continue
+        if _is_data(loc):
+            if not data_elsewhere:
+                yield where.finding(
+                    "error",
+                    f"the data file {value!r} does not exist (paths are relative to the rubric's folder), so "
+                    "every submission would fail this check; if it lives only on the grading machine, run "
+                    "`grade rubric check --data-elsewhere`",
+                    *loc,
+                )
+            continue
+        yield where.warn(f"{value!r} does not exist (paths are relative to the rubric's folder)", *loc)
+
+
+def _is_data(loc: tuple[Any, ...]) -> bool:
+    """`checks[i].accuracy.data.npz` and `datasets.<set>.npz`."""
+    return loc[-1] == "npz" and (loc[-2:-1] == (HELD_OUT_DATA,) or loc[:1] == ("datasets",))
+
+
+def _variable_findings(loaded: LoadedRubric, where: _Locator) -> Iterator[Finding]:
+    """The model variable and each variable check name a name the reference solution defines."""
+    rubric = loaded.rubric
+    wanted: list[tuple[tuple[Any, ...], str]] = []
+    if rubric.model.variable:
+        wanted.append((("model", "variable"), rubric.model.variable))
+    wanted += [
+        (("checks", index, "variable", "name"), check.variable.name)
+        for index, check in enumerate(rubric.checks)
+        if check.variable is not None
+    ]
+    if not wanted:
+        return
+    from grader.authoring.selftest import solution_path
+    from grader.grading.submission import load_submission
+
+    try:
+        solution = solution_path(loaded)
+        names = solution_names.defined_names(load_submission(solution))
+    except GradingError as exc:
+        yield where.finding(
+            "note",
+            f"variable names not checked: {exc.message} (add `solution: PATH` to check them)",
+            *wanted[0][0],
+        )
+        return
+    for loc, name in wanted:
+        if name in names.names:
+            continue
+        near = difflib.get_close_matches(name, sorted(names.names), n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        severity: Severity = "warning" if names.unreadable_cells else "error"
+        yield where.finding(severity, f"{name!r} is never defined in the solution {solution}{hint}", *loc)
 
 
 def _course_findings(base: Path, rubric: Rubric, where: _Locator) -> Iterator[Finding]:

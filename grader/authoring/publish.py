@@ -4,13 +4,16 @@ An instructor's rubric holds the answers (a check's `params`, `output_shape`, `e
 `total_params` are the expected values) and names the held-out data, so handing it out would
 hand out the grade. The student rubric keeps what a student may see:
 
-- a visible check with `reveal: true`, whole;
-- a visible layers or variable check without it, reduced to what needs no answer: each layer's
-  type (the order of layers the exercise asks for), or that the variable is defined;
-- nothing else of the other checks: hidden and after_due checks (only their ids, so that a
-  self-check shows "hidden until grading"), accuracy checks (the held-out data never leaves the
-  instructor) and visible total_params/output_shape checks without `reveal` (they cannot run
-  without their answer) are listed under `student.withheld`.
+- a visible check with `reveal: true`, whole, when everything it `requires:` is published whole
+  too (a self-check then grades it exactly as the grade will);
+- any other visible layers or variable check, reduced to what needs no answer: each layer's
+  type (the order of layers the exercise asks for), or that the variable is defined; a
+  self-check shows its verdict as "partly checked", with no points;
+- nothing else of the other checks: hidden and after_due checks, and visible checks that require
+  one (`grader.rubric.gating`: their points would tell the hidden outcome), with only their ids,
+  so that a self-check shows "hidden until grading"; accuracy checks (the held-out data never
+  leaves the instructor) and visible total_params/output_shape checks not published whole (they
+  cannot run without their answer) are listed under `student.withheld`.
 
 Descriptions are kept only on revealed checks, since they often state the answer; so are the
 rubric's description, its reference solution and its examples left out. What the notebook itself
@@ -33,6 +36,8 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from grader.errors import RubricError
+from grader.result import Visibility
+from grader.rubric import gating
 from grader.rubric.model import CheckSpec, LoadedRubric, Rubric, parse_rubric
 
 KEPT_KEYS = ("exercise", "title", "model", "limits", "compat", "seed", "training", "late", "weights")
@@ -157,11 +162,15 @@ def publish(loaded: LoadedRubric, out: Path) -> Published:
     published = Published(text="", rubric=rubric)
     checks: list[dict[str, Any]] = []
     withheld: list[dict[str, Any]] = []
+    released = gating.effective_visibility(rubric.checks)
+    whole: set[str] = set()
     for spec in rubric.checks:
-        entry, reason = _student_check(spec)
+        entry, reason = _student_check(spec, released[spec.id], whole)
+        if _whole(spec, released[spec.id], whole):
+            whole.add(spec.id)
         if entry is not None:
             checks.append(entry)
-            (published.revealed if spec.reveal else published.without_answers).append(spec.id)
+            (published.revealed if spec.id in whole else published.without_answers).append(spec.id)
         if reason is not None:
             withheld.append(
                 {
@@ -211,15 +220,23 @@ def publish(loaded: LoadedRubric, out: Path) -> Published:
     return published
 
 
-def _student_check(spec: CheckSpec) -> tuple[dict[str, Any] | None, str | None]:
-    """A check as the student rubric holds it (or None), and why it is withheld (or None)."""
-    if spec.visibility != "visible":
+def _student_check(
+    spec: CheckSpec, released: Visibility, whole: set[str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """A check as the student rubric holds it (or None), and why it is withheld (or None).
+
+    `released` is the check's effective visibility (`grader.rubric.gating`): a visible check that
+    requires a hidden one is withheld as hidden. `whole` holds the checks published whole so far;
+    a revealed check that requires another is published whole only when those are too, since a
+    self-check could not otherwise tell whether it gives points.
+    """
+    if released != "visible":
         return None, "hidden"
     if spec.accuracy is not None:
         return None, "data"
-    if spec.reveal:
-        whole = spec.model_dump(mode="json", exclude_defaults=True, exclude={"reveal", "visibility"})
-        return {**whole, "points": _number(spec.points)}, None
+    if _whole(spec, released, whole):
+        dumped = spec.model_dump(mode="json", exclude_defaults=True, exclude={"reveal", "visibility"})
+        return {**dumped, "points": _number(spec.points)}, None
     entry: dict[str, Any] = {"id": spec.id, "points": _number(spec.points)}
     if not spec.partial:
         entry["partial"] = False
@@ -230,6 +247,16 @@ def _student_check(spec: CheckSpec) -> tuple[dict[str, Any] | None, str | None]:
         entry["variable"] = {"name": spec.variable.name}
         return entry, None
     return None, "answer"
+
+
+def _whole(spec: CheckSpec, released: Visibility, whole: set[str]) -> bool:
+    """Whether the check is published with its answers and everything it requires: a self-check grades it exactly."""
+    return (
+        spec.reveal
+        and released == "visible"
+        and spec.accuracy is None
+        and all(required in whole for required in spec.requires)
+    )
 
 
 def _number(value: float) -> float | int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIXES = (".ipynb", ".py")
-RESERVED_STEMS = ("index", "gradebook", "junit", "gradescope")
+RESERVED_STEMS = ("index", "gradebook", "junit", "gradescope", "final-scores")
 WINDOWS_DEVICES = frozenset(
     ("con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10)))
 )

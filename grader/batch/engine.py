@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,21 +25,29 @@ from pydantic import BaseModel, ConfigDict
 from grader.batch.discovery import Found
 from grader.batch.executors import Executor, Task, TaskOutcome, TaskStarted
 from grader.batch.routing import Router, RubricFor
-from grader.batch.store import Keys, ResultStore, execution_key, scoring_key
+from grader.batch.store import Keys, ResultStore, error_text, execution_key, grader_failure, scoring_key
 from grader.errors import ExitCode, GradingError, SandboxUnavailable
-from grader.grading.grade import Execution, Overrides, score
+from grader.grading.grade import Execution, Overrides, score_execution
 from grader.grading.prelude import submitted_files
 from grader.grading.submission import load_submission
-from grader.outputs.gradebook import BatchEntry, write_class_outputs
+from grader.outputs.feedback import FeedbackDue, write_feedback
+from grader.outputs.gradebook import BatchEntry, SubmissionTimes, write_class_outputs
 from grader.outputs.roster import Roster
 from grader.result import Failure, GradeResult, StageTimes
 from grader.rubric.globs import shown_path
-from grader.rubric.late import LatePolicy, Penalty, modification_times
+from grader.rubric.late import (
+    DEFAULT_ZONE,
+    LateFrom,
+    LatePolicy,
+    Penalty,
+    commit_times,
+    modification_times,
+    parse_zone,
+)
 from grader.rubric.model import LoadedRubric, load_rubric
 from grader.sandbox import bwrap
 
 log = logging.getLogger(__name__)
-MAX_ERROR_CHARS = 500
 
 
 class BatchSettings(BaseModel):
@@ -59,7 +68,13 @@ class BatchSettings(BaseModel):
     roster: Roster | None = None
     starter_code: tuple[str, ...] = ()
     due: datetime | None = None
+    due_by_exercise: dict[str, datetime] = {}
     late_penalty: Penalty | None = None
+    timezone: str = DEFAULT_ZONE
+    late_from: LateFrom = "recorded"
+    recorded_times: dict[str, datetime] = {}
+    recorded_from: str = ""
+    overrides_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,8 @@ class BatchSummary:
     forked: int = 0
     fallbacks: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    """The batch's wall time, planning to class outputs: the closing line's, never a stage total."""
 
     @property
     def grader_failures(self) -> int:
@@ -206,6 +223,7 @@ def run_batch(
             raise SandboxUnavailable(
                 f"cannot sandbox the kernels: {problem}", hint="install bubblewrap, or drop --require-sandbox"
             )
+    began = time.monotonic()
     store = ResultStore(settings.out_dir)
     decided = decide(plan(found, settings), store, settings)
     summary = BatchSummary(found=len(found), unchanged=len(decided.unchanged))
@@ -224,11 +242,50 @@ def run_batch(
         summary.entries,
         roster=settings.roster,
         late=LatePolicy(due=settings.due, penalty=settings.late_penalty),
-        submitted_at=modification_times((item.stem, item.path) for item in found),
+        times=submission_times(found, settings),
+        paths={item.stem: item.relative for item in found},
         starter_code=settings.starter_code,
+        overrides_file=settings.overrides_file,
+        due_by_exercise=settings.due_by_exercise,
     )
-    summary.notices = outputs.notices
+    handed = write_feedback(
+        settings.out_dir,
+        summary.entries,
+        FeedbackDue(
+            late=LatePolicy(due=settings.due),
+            by_exercise=settings.due_by_exercise,
+            timezone=settings.timezone,
+        ),
+    )
+    summary.notices = (*outputs.notices, handed.notice())
+    summary.wall_s = time.monotonic() - began
     return summary
+
+
+def submission_times(found: Iterable[Found], settings: BatchSettings) -> SubmissionTimes:
+    """When each submission came in, from what the batch was told to trust (`--late-from`).
+
+    By default only recorded times count (a roster's `submitted_at`, `--submissions-times`): a
+    file's modification time is the student's to set and a copy's to reset, so it is read only
+    when the instructor asks (`mtime`); `git` reads each checkout's last commit.
+    """
+    observed: dict[str, float] = {}
+    if settings.late_from == "mtime":
+        observed = modification_times((item.stem, item.path) for item in found)
+    elif settings.late_from == "git":
+        observed = commit_times((item.stem, item.path, _batch_root(item)) for item in found)
+    return SubmissionTimes(
+        zone=parse_zone(settings.timezone),
+        observed=observed,
+        observed_from=settings.late_from if settings.late_from != "recorded" else "none",
+        recorded=settings.recorded_times,
+        recorded_from=settings.recorded_from,
+    )
+
+
+def _batch_root(item: Found) -> Path:
+    """The batch's folder, from a submission's path and its parts below that folder."""
+    return item.path.parents[len(item.relative) - 1] if item.relative else item.path.parent
 
 
 def decide(planned: list[Task | Failure], store: ResultStore, settings: BatchSettings) -> Planned:
@@ -272,15 +329,16 @@ def _rescore(
         try:
             loaded = rubrics.get(task.rubric_path) or load_rubric(Path(task.rubric_path))
             rubrics[task.rubric_path] = loaded
-            result = score(execution, loaded, folder, task.overrides).model_copy(
+            result = score_execution(execution, loaded, folder, task.overrides).model_copy(
                 update={"rubric": task.rubric_label}
             )
             store.save_result(task.stem, task.keys, result.to_json())
         except Exception as exc:
-            _fail(_grader_failure(task.stem, task.name, exc, "rescore"), store, summary, on_event)
+            failure = grader_failure(task.stem, task.name, f"rescoring: {error_text(exc)}")
+            _fail(failure, store, summary, on_event)
             continue
         summary.rescored += 1
-        _add_stages(summary, result.run.stages)
+        _add_stages(summary, result.run.stages, only=RESCORED_STAGES)
         on_event(Graded(task.stem, result, rescored=True))
 
 
@@ -318,7 +376,8 @@ def _record(
         _add_stages(summary, result.run.stages)
         on_event(Graded(outcome.stem, result))
     except Exception as exc:
-        _fail(_grader_failure(outcome.stem, outcome.submission, exc, "record"), store, summary, on_event)
+        failure = grader_failure(outcome.stem, outcome.submission, f"recording the result: {error_text(exc)}")
+        _fail(failure, store, summary, on_event)
 
 
 def _fail(
@@ -335,21 +394,15 @@ def _fail(
         on_event(Failed(failure, saved))
 
 
-def _grader_failure(stem: str, submission: str, exc: BaseException, what: str) -> Failure:
-    return Failure(
-        stem=stem,
-        submission=submission,
-        kind="grader",
-        message=f"the grader could not {what} this submission's result ({type(exc).__name__}: "
-        f"{str(exc)[:MAX_ERROR_CHARS]}); this is a bug in the grader, not in the submission",
-        hint="re-run the batch; if it fails again, report it with the submission and the rubric",
-        exit_code=int(ExitCode.GRADER_FAILURE),
-    )
+RESCORED_STAGES = frozenset({"measure", "evaluate"})
+"""The stages a rescore runs now; the rest of its result's times are of the kept execution's run."""
 
 
-def _add_stages(summary: BatchSummary, stages: StageTimes) -> None:
+def _add_stages(summary: BatchSummary, stages: StageTimes, only: frozenset[str] | None = None) -> None:
+    """Add one student's stage times to the class totals: those in `only` where given, so that
+    a rescore reports no kernel start, prelude or cells of a run that was not run now."""
     for name, seconds in stages.model_dump().items():
-        if isinstance(seconds, float) and not name.endswith("_mb"):
+        if isinstance(seconds, float) and not name.endswith("_mb") and (only is None or name in only):
             summary.stages[name] = summary.stages.get(name, 0.0) + seconds
 
 

@@ -1,6 +1,6 @@
 """Where a submission is graded: a pool of local worker processes, a Ray cluster, or Slurm jobs.
 
-Both run the same function, `grade_task`, on the same `Task` value and return the same
+All run the same function, `grade_task`, on the same `Task` value and return the same
 `TaskOutcome`, so a result cannot depend on where it was graded. The submission travels inside
 the task as bytes (a Ray node need not see the instructor's disk); the rubric is read by its
 absolute path, so every node needs the course's rubrics folder at the same place.
@@ -31,13 +31,13 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from grader.batch.store import Keys
+from grader.batch.store import Keys, error_text, grader_failure
 from grader.errors import GradingError
 from grader.grading import datasets, inspector
-from grader.grading.grade import Execution, Overrides, execute, score, shared_inspector
+from grader.grading.grade import Execution, Overrides, effective_limits, grade_and_keep
 from grader.grading.submission import load_submission
 from grader.result import Failure, GradeResult
-from grader.rubric.model import load_rubric
+from grader.rubric.model import LoadedRubric, load_rubric
 from grader.sandbox import factory, kernels
 
 MAX_ATTEMPTS = 2
@@ -92,34 +92,46 @@ class TaskOutcome(BaseModel):
 
 
 def grade_task(task: Task) -> TaskOutcome:
-    """Grade one submission in this worker; every problem becomes the outcome, never an exception."""
+    """Grade one submission in this worker; every problem becomes the outcome, never an exception.
+
+    The grading itself is `grade_and_keep`, the very path of a single `grade`: only the files
+    (written from the task's bytes) and the notes about the worker are the batch's own.
+    """
     kernels.take_last_start()
     try:
         with tempfile.TemporaryDirectory(prefix="grader-task-") as folder:
-            path = Path(folder) / task.name
-            path.write_bytes(task.payload)
-            for name, content in task.attachments:
-                (Path(folder) / Path(name).name).write_bytes(content)
+            path = _write_task_files(task, Path(folder))
             loaded = load_rubric(Path(task.rubric_path))
             kept = Path(folder) / ".kept"
-            if loaded.rubric.needs_model:
-                shared_inspector(loaded, task.overrides).start()
-            execution = execute(load_submission(path), loaded, task.overrides, kept, task.stem)
-            result = score(execution, loaded, kept, task.overrides)
-            models = _kept_models(execution, kept)
+            graded = grade_and_keep(load_submission(path), loaded, task.overrides, kept, task.stem)
+            models = _kept_models(graded.execution, kept)
     except GradingError as exc:
         return _outcome(task, failure=Failure.from_error(task.stem, task.name, exc))
     except Exception as exc:
-        return _outcome(task, failure=_grader_failure(task, f"{type(exc).__name__}: {exc}"))
-    notes = result.notes
-    if task.gpus:
-        gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
-        cap = loaded.rubric.limits.merged(task.overrides.limits).gpu_memory_mb
-        capped = f", the kernel's TensorFlow capped at {cap} MB of it" if cap else ""
-        notes = (*notes, f"graded by a worker assigned GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu}){capped}")
-    final = result.model_copy(update={"rubric": task.rubric_label, "notes": notes})
-    kept_execution = execution if models is not None else None
+        return _outcome(task, failure=grader_failure(task.stem, task.name, error_text(exc)))
+    notes = (*graded.result.notes, *_gpu_note(task, loaded))
+    final = graded.result.model_copy(update={"rubric": task.rubric_label, "notes": notes})
+    kept_execution = graded.execution if models is not None else None
     return _outcome(task, result=final, execution=kept_execution, models=models or ())
+
+
+def _write_task_files(task: Task, folder: Path) -> Path:
+    """The submission and the files that travel with it, written into `folder`; the submission's path."""
+    path = folder / task.name
+    path.write_bytes(task.payload)
+    for name, content in task.attachments:
+        (folder / Path(name).name).write_bytes(content)
+    return path
+
+
+def _gpu_note(task: Task, loaded: LoadedRubric) -> tuple[str, ...]:
+    """Which GPU graded the task, and the cap on the kernel's share of it (nothing when the batch has no GPUs)."""
+    if not task.gpus:
+        return ()
+    gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
+    cap = effective_limits(loaded, task.overrides).gpu_memory_mb
+    capped = f", the kernel's TensorFlow capped at {cap} MB of it" if cap else ""
+    return (f"graded by a worker assigned GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu}){capped}",)
 
 
 def _kept_models(execution: Execution, folder: Path) -> tuple[tuple[str, bytes], ...] | None:
@@ -127,17 +139,6 @@ def _kept_models(execution: Execution, folder: Path) -> tuple[tuple[str, bytes],
     if sum(model.size for model in execution.models) > MAX_KEPT_BYTES:
         return None
     return tuple((model.file, (folder / model.file).read_bytes()) for model in execution.models)
-
-
-def _grader_failure(task: Task, what: str) -> Failure:
-    return Failure(
-        stem=task.stem,
-        submission=task.name,
-        kind="grader",
-        message=f"the grader itself failed ({what}); this is a bug in the grader, not in the submission",
-        hint="re-run the batch; if it fails again, report it with the submission and the rubric",
-        exit_code=5,
-    )
 
 
 def _outcome(
@@ -310,7 +311,9 @@ class LocalExecutor:
                         attempts[stem] += 1
                         if attempts[stem] >= MAX_ATTEMPTS:
                             task = pending.pop(stem)
-                            yield _outcome(task, failure=_grader_failure(task, "its worker process died"))
+                            yield _outcome(
+                                task, failure=grader_failure(task.stem, task.name, "its worker process died")
+                            )
             except BaseException:
                 _stop_workers(pool)
                 raise
@@ -386,7 +389,8 @@ class RayExecutor:
                         yield ray.get(ref)
                     except ray.exceptions.RayError as exc:
                         yield _outcome(
-                            task, failure=_grader_failure(task, f"Ray: {str(exc).splitlines()[0]}")
+                            task,
+                            failure=grader_failure(task.stem, task.name, f"Ray: {str(exc).splitlines()[0]}"),
                         )
         finally:
             if started_here:
@@ -488,4 +492,6 @@ class SlurmExecutor:
                 yield job.result()
             except Exception as exc:
                 first = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
-                yield _outcome(task, failure=_grader_failure(task, f"Slurm job {job.job_id}: {first}"))
+                yield _outcome(
+                    task, failure=grader_failure(task.stem, task.name, f"Slurm job {job.job_id}: {first}")
+                )

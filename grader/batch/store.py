@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grader import __version__
+from grader.errors import ExitCode
 from grader.grading import course, datasets, unmeasured
 from grader.grading.grade import Execution, Overrides
 from grader.outputs.gradebook import BatchEntry
@@ -36,6 +37,7 @@ EXECUTION_FIELDS = ("model", "limits", "compat", "seed", "training", "files", "d
 KEYS = ".keys"
 ARTIFACTS = ".artifacts"
 EXECUTION_FILE = "execution.json"
+MAX_ERROR_CHARS = 500
 
 
 class Keys(BaseModel):
@@ -207,6 +209,27 @@ class ResultStore:
             except (ValueError, OSError):
                 continue
         return tuple(found[stem] for stem in sorted(found))
+
+
+def grader_failure(stem: str, submission: str, what: str) -> Failure:
+    """The row of a student the grader itself failed on: one wording wherever in a batch it failed.
+
+    `what` says where and why (a worker's exception, a dead worker, Ray, Slurm, recording the
+    result): it is the grader's bug, never the student's, and the exit code says so.
+    """
+    return Failure(
+        stem=stem,
+        submission=submission,
+        kind="grader",
+        message=f"the grader itself failed ({what}); this is a bug in the grader, not in the submission",
+        hint="re-run the batch; if it fails again, report it with the submission and the rubric",
+        exit_code=int(ExitCode.GRADER_FAILURE),
+    )
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as a failure row quotes it: its type and its first `MAX_ERROR_CHARS` characters."""
+    return f"{type(exc).__name__}: {str(exc)[:MAX_ERROR_CHARS]}"
 
 
 def _atomic_write(path: Path, text: str) -> None:

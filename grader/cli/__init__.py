@@ -15,8 +15,10 @@ import click
 
 from grader import __version__
 from grader.cli.batch import grade_batch
+from grader.cli.ci import ci_group
 from grader.cli.grade_one import grade_one
 from grader.cli.gradescope import gradescope_group
+from grader.cli.release import grade_release
 from grader.cli.rubric import rubric_group
 from grader.cli.shared import EXIT_CODES, DefaultCommandGroup
 
@@ -40,3 +42,5 @@ main.add_command(grade_one)
 main.add_command(rubric_group)
 main.add_command(grade_batch)
 main.add_command(gradescope_group)
+main.add_command(grade_release)
+main.add_command(ci_group)

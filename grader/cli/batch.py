@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from rich.console import Console
@@ -19,6 +19,7 @@ from grader.errors import GradingError
 if TYPE_CHECKING:
     from grader.batch.routing import RubricFor
     from grader.grading.grade import Overrides
+    from grader.rubric.late import LateFrom
 
 
 BATCH_EXIT_CODES = (
@@ -39,8 +40,43 @@ def _rubric_for(ctx: click.Context, param: click.Parameter, values: tuple[str, .
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-@click.command("batch", epilog=BATCH_EXIT_CODES)
+class CourseCommand(click.Command):
+    """`grade batch`, whose option defaults come from a course file (`grader.batch.course_file`).
+
+    The arguments are read once, without conversion, to find DIR_OR_GLOB and `--course`; the course
+    file's settings become the context's `default_map`, so that an option typed on the command line
+    still wins and a value from the file is converted and checked as a typed one is. A bad course
+    file is kept and raised in the command, where errors become exit codes.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from grader.batch.course_file import find_course_file, load_course
+
+        try:
+            opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
+        except click.ClickException:
+            return super().parse_args(ctx, args)
+        target, given = opts.get("target"), opts.get("course_path")
+        try:
+            path = Path(given) if given else (find_course_file(str(target)) if target else None)
+            if path is not None:
+                course = load_course(path)
+                ctx.default_map = {**(ctx.default_map or {}), **course.defaults()}
+                ctx.meta["course"] = course
+        except GradingError as exc:
+            ctx.meta["course_error"] = exc
+        return super().parse_args(ctx, args)
+
+
+@click.command("batch", cls=CourseCommand, epilog=BATCH_EXIT_CODES)
 @click.argument("target", metavar="DIR_OR_GLOB")
+@click.option(
+    "--course",
+    "course_path",
+    type=click.Path(path_type=Path),
+    help="Course file of default options (default: course.yaml in DIR_OR_GLOB's folder or a parent, up "
+    "to the repository root); options typed here win. See docs/batch.md, 'A course file'.",
+)
 @rubric_source_options
 @click.option(
     "--rubric-for",
@@ -118,8 +154,31 @@ def _rubric_for(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 )
 @click.option(
     "--due",
-    help="Due date, ISO 8601 (2026-12-01T23:59, local time unless it has an offset): files modified "
-    "later are late. Overrides the rubric's late.due.",
+    help="Due date, ISO 8601 (2026-12-01T23:59, in --timezone unless it has an offset): submissions "
+    "that came in later are late. Overrides the rubric's late.due.",
+)
+@click.option(
+    "--timezone",
+    "timezone_name",
+    default="UTC",
+    show_default=True,
+    help="The course's time zone (IANA, e.g. Europe/Berlin): a due date without an offset is read in it, "
+    "never in the grading machine's, and times are shown in it.",
+)
+@click.option(
+    "--late-from",
+    type=click.Choice(["recorded", "git", "mtime"]),
+    default="recorded",
+    show_default=True,
+    help="Where a submission's time comes from: recorded (a submitted_at column in the roster or "
+    "--submissions-times), git (each checkout's last commit), or mtime (file modification times, which "
+    "a student can set and a copy resets; only if you must).",
+)
+@click.option(
+    "--submissions-times",
+    "times_path",
+    type=click.Path(path_type=Path),
+    help="CSV of student (or submission) and submitted_at (ISO 8601 with offset), as the LMS recorded them.",
 )
 @click.option(
     "--late-penalty",
@@ -133,10 +192,19 @@ def _rubric_for(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     help="The starter notebook the class was handed; its lines are set aside when comparing code "
     "(default: exercises/<id>/starter.ipynb beside the rubrics).",
 )
+@click.option(
+    "--overrides",
+    "overrides_file",
+    type=click.Path(path_type=Path),
+    help="CSV of the instructor's overrides and manual points (student, check or manual:<name>, points, "
+    "max_points, comment, by, at), applied to the class outputs, never to the results; default: "
+    "overrides.csv in --out where there is one. See docs/batch.md.",
+)
 @overrides_options
 @reports_errors
 def grade_batch(
     target: str,
+    course_path: Path | None,
     rubric_path: Path | None,
     rubrics_dir: Path,
     rubric_for: tuple[RubricFor, ...],
@@ -154,8 +222,12 @@ def grade_batch(
     spare_kernels: bool | None,
     roster_path: Path | None,
     due: str | None,
+    timezone_name: str,
+    late_from: str,
+    times_path: Path | None,
     late_penalty: str | None,
     starter_path: Path | None,
+    overrides_file: Path | None,
     overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
@@ -166,10 +238,20 @@ def grade_batch(
     from grader.batch.executors import Executor, LocalExecutor, RayExecutor, SlurmExecutor
     from grader.cli import batch_view
     from grader.grading.submission import load_submission
-    from grader.outputs.roster import read_roster
-    from grader.rubric.late import parse_due, parse_penalty
-    from grader.rubric.limits import LimitOverrides
+    from grader.outputs.roster import read_roster, read_submission_times
+    from grader.rubric.late import parse_due, parse_penalty, parse_zone
 
+    ctx = click.get_current_context()
+    if "course_error" in ctx.meta:
+        raise ctx.meta["course_error"]
+    course = ctx.meta.get("course")
+    if course is not None:
+        Console(stderr=True, highlight=False).print(plain_text(f"options from {course.path}"))
+        source = click.core.ParameterSource
+        if rubric_path is not None and ctx.get_parameter_source("rubric_for") is source.DEFAULT_MAP:
+            rubric_for = ()  # --rubric typed here replaces the course file's rubric_for
+        if rubric_for and ctx.get_parameter_source("rubric_path") is source.DEFAULT_MAP:
+            rubric_path = None  # --rubric-for typed here replaces the course file's rubric
     if rubric_path is not None and rubric_for:
         raise click.UsageError(
             "--rubric grades every submission with one rubric, so --rubric-for would never apply; give one of them"
@@ -179,9 +261,14 @@ def grade_batch(
     if kernels_per_gpu > 1 and not gpus:
         raise click.UsageError("--kernels-per-gpu needs --gpus")
     try:
-        due_date = parse_due(due) if due is not None else None
+        zone = parse_zone(timezone_name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    try:
+        due_date = parse_due(due, zone) if due is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--due") from None
+    recorded = read_submission_times(times_path) if times_path is not None else {}
     try:
         penalty = parse_penalty(late_penalty) if late_penalty is not None else None
     except ValueError as exc:
@@ -193,12 +280,22 @@ def grade_batch(
         except GradingError as exc:
             raise click.BadParameter(exc.message, param_hint="--starter") from None
     roster = read_roster(roster_path) if roster_path is not None else None
+    if overrides_file is not None:
+        from grader.outputs.overrides import read_overrides
+
+        read_overrides(overrides_file)  # a typo stops the batch before any kernel starts
+    due_by_exercise = {}
+    for exercise, text in (course.due_by_exercise() if course is not None else {}).items():
+        try:
+            due_by_exercise[exercise] = parse_due(text, zone)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exercise}: {exc}", param_hint="the course file's due") from None
     gpu_ids = _parse_gpus(gpus, detect=not (executor_name == "ray" and address))
     workers_gpus = tuple(gpu for _ in range(kernels_per_gpu) for gpu in gpu_ids)
-    given = overrides.limits.model_dump().get("gpu_memory_mb")
+    given = overrides.limits.gpu_memory_mb
     cap = batch_view.shared_gpu_cap(gpu_ids, kernels_per_gpu) if given is None else None
     if cap is not None:
-        limits = LimitOverrides(**{**overrides.limits.model_dump(), "gpu_memory_mb": cap})
+        limits = overrides.limits.model_copy(update={"gpu_memory_mb": cap})
         overrides = overrides.model_copy(update={"limits": limits})
     settings = BatchSettings(
         rubric_path=rubric_path,
@@ -213,7 +310,13 @@ def grade_batch(
         roster=roster,
         starter_code=starter_code,
         due=due_date,
+        due_by_exercise=due_by_exercise,
         late_penalty=penalty,
+        timezone=timezone_name,
+        late_from=cast("LateFrom", late_from),
+        recorded_times=recorded,
+        recorded_from=times_path.name if times_path is not None else "",
+        overrides_file=overrides_file,
     )
     found = discover(target, out_dir)
     if not found:

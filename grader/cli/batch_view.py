@@ -4,6 +4,12 @@ Part of the command line (the only layer that prints): `grader.batch.engine` rep
 typed events, and this draws them. Every student-controlled string (stems, messages, the device
 a kernel reports) is printed as plain text, and a line the terminal cannot take is escaped or
 dropped, never allowed to stop the batch: the rows are on disk whatever the terminal does.
+
+The bar is honest: its total is every student this run gives a row (graded, rescored, or an
+error row), and a student counts as done once, when their row is final: an error row known at
+planning counts from the start, any other when its student's grading ends, so the bar never
+reaches its total while a student is still running. Its clock is the batch's wall time, frozen
+when the batch ends, not rich's per-task clock, which stops when the count reaches the total.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -20,15 +27,16 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
 
 from grader.batch.engine import BatchEvent, BatchSummary, Failed, Graded, Grading, Planned
-from grader.grading import unmeasured
+from grader.grading import stopped, unmeasured
 from grader.render.report import plain
 
 MIB = 1024 * 1024
@@ -37,16 +45,52 @@ WORKER_MEMORY_MB = 1536
 STAGES = ("kernel_start", "prelude", "cells", "probe", "measure", "evaluate", "report")
 
 
+class WallClock:
+    """The batch's wall time as the bar shows it: running while the view shows, frozen after."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self.now = now
+        self.started: float | None = None
+        self.stopped: float | None = None
+
+    def start(self) -> None:
+        self.started, self.stopped = self.now(), None
+
+    def stop(self) -> None:
+        if self.started is not None:
+            self.stopped = self.now()
+
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.stopped if self.stopped is not None else self.now()) - self.started
+
+
+class WallTimeColumn(ProgressColumn):
+    """The batch's elapsed wall time (`WallClock`), in rich's `0:05:51` form."""
+
+    def __init__(self, clock: WallClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def render(self, task: Task) -> Text:
+        seconds = int(self.clock.elapsed())
+        return Text(
+            f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}", style="progress.elapsed"
+        )
+
+
 class BatchView:
     """Draws a batch's events; use as a context manager around `grader.batch.engine.run_batch`."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, clock: WallClock | None = None) -> None:
         self.console = console
+        self.clock = clock or WallClock()
         self.progress = Progress(
             TextColumn("[bold]grading[/bold]"),
             BarColumn(),
             MofNCompleteColumn(),
-            TimeElapsedColumn(),
+            WallTimeColumn(self.clock),
             TextColumn("eta"),
             TimeRemainingColumn(),
             TextColumn("{task.description}", markup=False),
@@ -54,18 +98,26 @@ class BatchView:
             transient=False,
         )
         self.bar: TaskID | None = None
-        self.running: list[str] = []
+        self.running: dict[str, None] = {}
+        self.counted: set[str] = set()
+        self.ended: set[str] = set()
 
     @contextmanager
     def showing(self) -> Iterator[BatchView]:
+        """Show the bar while the batch runs; its last drawing shows the batch's whole wall time."""
+        self.clock.start()
         with self.progress:
-            yield self
+            try:
+                yield self
+            finally:
+                self.clock.stop()
 
     def __call__(self, event: BatchEvent) -> None:
         if isinstance(event, Planned):
             self._planned(event)
         elif isinstance(event, Grading):
-            self.running.append(event.stem)
+            if event.stem not in self.ended:
+                self.running[event.stem] = None
             self._describe()
         elif isinstance(event, Graded) and (why := unmeasured.reason(event.result.notes)) is not None:
             self.say(
@@ -78,6 +130,7 @@ class BatchView:
             result = event.result
             mark, style = ("↻", "cyan") if event.rescored else ("✔", "green")
             how = "rescored from what ran" if event.rescored else f"{result.run.duration_s:.1f} s on "
+            stop = stopped.of_result(result)
             self.say(
                 Text.assemble(
                     (mark, style),
@@ -86,6 +139,7 @@ class BatchView:
                     f": {result.score:g}/{result.max_score:g} ({how}",
                     plain("" if event.rescored else result.run.device),
                     ")",
+                    ("", "") if stop is None else (f" · stopped: {stop.describe()}", "yellow"),
                 )
             )
             self._done(event.stem)
@@ -109,21 +163,30 @@ class BatchView:
                     "(only the rubric's checks changed; no kernel is started for them)"
                 )
             )
-        total = len(planned.to_grade) + len(planned.to_rescore)
-        if total:
-            self.bar = self.progress.add_task("", total=total)
+        # Error rows known now are done now: counted at the start (not as progress, so they do
+        # not speed up the estimate), never later when they would run ahead of running students.
+        self.counted = {task.stem for task in (*planned.to_grade, *planned.to_rescore)}
+        self.ended = {failure.stem for failure in planned.failures}
+        self.counted |= self.ended
+        if self.counted:
+            self.bar = self.progress.add_task("", total=len(self.counted), completed=len(self.ended))
 
     def _done(self, stem: str) -> None:
-        if stem in self.running:
-            self.running.remove(stem)
-        if self.bar is not None and not self.progress.tasks[self.bar].finished:
-            self.progress.update(self.bar, advance=1)
+        """One student's row is final: counted once, however many events say so (an error after a
+        failed display, a retried worker), and added to the total if the plan did not name them."""
+        self.running.pop(stem, None)
+        if stem not in self.ended:
+            self.ended.add(stem)
+            self.counted.add(stem)
+            if self.bar is not None:
+                self.progress.update(self.bar, total=len(self.counted), completed=len(self.ended))
         self._describe()
 
     def _describe(self) -> None:
         if self.bar is None:
             return
-        shown = ", ".join(self.running[:3]) + (f" +{len(self.running) - 3}" if len(self.running) > 3 else "")
+        now = list(self.running)
+        shown = ", ".join(now[:3]) + (f" +{len(now) - 3}" if len(now) > 3 else "")
         self.progress.update(self.bar, description=f"now: {shown}" if shown else "")
 
     def say(self, text: Text) -> None:
@@ -141,7 +204,8 @@ def closing_lines(summary: BatchSummary, out_index: str) -> list[str]:
     """What the batch did, its memory per worker, its kernels and where its time went (class totals)."""
     lines = [
         f"{summary.found} submissions: {summary.graded} graded, {summary.rescored} rescored, "
-        f"{summary.unchanged} unchanged, {len(summary.failures)} could not be graded · class summary: {out_index}",
+        f"{summary.unchanged} unchanged, {len(summary.failures)} could not be graded in "
+        f"{wall_time(summary.wall_s)} · class summary: {out_index}",
         *summary.notices,
     ]
     if summary.workers:
@@ -166,6 +230,16 @@ def closing_lines(summary: BatchSummary, out_index: str) -> list[str]:
         )
         lines.append(f"time per stage, class total: {spent}")
     return lines
+
+
+def wall_time(seconds: float) -> str:
+    """`5 min 51 s`, `58 s`, `1 h 02 min`: a batch's wall time in words."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole // 60 % 60:02d} min"
 
 
 def kernel_wait_line(waits: list[tuple[bool, float]]) -> str:

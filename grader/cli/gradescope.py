@@ -76,5 +76,5 @@ def gradescope_run(
     from grader.outputs import gradescope
 
     chosen = cast("OutputFormat", output_format)
-    results = gradescope.run(rubric_path, submission_dir, results_path, chosen, overrides)
+    results = gradescope.grade_for_gradescope(rubric_path, submission_dir, results_path, chosen, overrides)
     click.echo(f"wrote {results_path}: {results.get('score', 0):g}", err=True)

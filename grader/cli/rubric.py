@@ -109,13 +109,18 @@ def rubric_new(
 @rubric_group.command("check")
 @click.argument("rubrics", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit 3 on warnings too.")
+@click.option(
+    "--data-elsewhere",
+    is_flag=True,
+    help="The held-out data files live only on the grading machine: a missing one is not an error here.",
+)
 @reports_errors
-def rubric_check(rubrics: tuple[Path, ...], strict: bool) -> None:
-    """Validate rubrics and warn about likely mistakes (exit 3 on errors)."""
+def rubric_check(rubrics: tuple[Path, ...], strict: bool, data_elsewhere: bool) -> None:
+    """Validate rubrics against Keras' layers and the solution, and warn about likely mistakes (exit 3 on errors)."""
     from grader.authoring.lint import lint
     from grader.authoring.report import print_lint
 
-    reports = [lint(path) for path in rubrics]
+    reports = [lint(path, data_elsewhere=data_elsewhere) for path in rubrics]
     console = Console(highlight=False, soft_wrap=True)
     for report in reports:
         print_lint(report, console, strict=strict)

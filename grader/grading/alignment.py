@@ -29,7 +29,8 @@ from grader.result import LayerRow
 from grader.rubric import formulas
 from grader.rubric.model import LayerSpec
 
-PAIR_KEYS = ("kernel_size", "strides", "pool_size")
+SHOWN_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "units", "pool_size", "rate")
+"""The settings a row always shows of a layer; the others only where the rubric asks for them."""
 DERIVED_KEYS = frozenset({"output_shape", "params"})
 """What a layer does not choose: its shape and count follow from its settings and its input."""
 
@@ -128,7 +129,7 @@ def _row(
     expected = spec.attributes() if spec is not None else None
     if expected is not None:
         expected = {k: list(v) if isinstance(v, tuple) else v for k, v in expected.items()}
-    actual = _actual_view(layer) if layer is not None else None
+    actual = _actual_view(layer, spec) if layer is not None else None
     if spec is None:
         return LayerRow(position=position, expected=None, actual=actual, status="extra")
     if layer is None:
@@ -258,8 +259,15 @@ def _expected_inputs(expected: Sequence[LayerSpec], input_shape: Shape | None) -
     return shapes
 
 
-def _actual_view(layer: LayerFacts) -> dict[str, Any]:
-    view: dict[str, Any] = {"name": layer.name, "type": layer.type, **layer.config}
+def _actual_view(layer: LayerFacts, spec: LayerSpec | None) -> dict[str, Any]:
+    """What a row shows of the layer: the lesson's settings, and any other the rubric's row asks about."""
+    asked = [key for key in (spec.attributes() if spec is not None else {}) if key not in DERIVED_KEYS]
+    shown = [key for key in (*SHOWN_KEYS, *asked) if key in layer.config and key != "type"]
+    view: dict[str, Any] = {
+        "name": layer.name,
+        "type": layer.type,
+        **{key: layer.config[key] for key in shown},
+    }
     view["output_shape"] = list(layer.output_shape) if layer.output_shape is not None else None
     view["params"] = layer.params
     if layer.kind != "layer":
@@ -297,9 +305,12 @@ def _differences(spec: LayerSpec, layer: LayerFacts) -> list[str]:
         if key == "type":
             continue
         have = _actual_value(layer, key)
-        if not _same(key, have, wanted):
-            if key in PAIR_KEYS and have is not None:
-                have, wanted = formulas.pair(have), formulas.pair(wanted)
+        if not same_setting(have, wanted):
+            if have is None and key not in DERIVED_KEYS:
+                found.append(f"{key} not recorded, expected {_show(wanted)}")
+                continue
+            if isinstance(wanted, int | float) and not isinstance(wanted, bool) and isinstance(have, list):
+                wanted = [wanted] * len(have)  # `kernel_size: 3` means 3 along every axis
             found.append(f"{key} {_show(have)}, expected {_show(wanted)}")
     return found
 
@@ -312,21 +323,63 @@ def _actual_value(layer: LayerFacts, key: str) -> Any:
     return layer.config.get(key)
 
 
-def _same(key: str, have: Any, wanted: Any) -> bool:
-    if have is None:
+def same_setting(have: Any, wanted: Any) -> bool:
+    """Whether a measured setting is the rubric's, the way Keras would read the rubric's spelling.
+
+    A number stands for the same number along every axis (`kernel_size: 3` is `(3, 3)`, and
+    `(3,)` for a Conv1D); floats are equal to 1e-6; names compare without case or underscores, so
+    `relu` is `ReLU` and `l2` or `glorot_uniform` name the serialised `L2` and `GlorotUniform`; a
+    mapping states only the entries it gives (`{l2: 0.01}` is an `L2` with that factor, whatever
+    else its config holds); booleans equal only booleans.
+    """
+    if have is None or wanted is None:
+        return have is None and wanted is None
+    if isinstance(wanted, bool) or isinstance(have, bool):
+        return isinstance(have, bool) and isinstance(wanted, bool) and have == wanted
+    if isinstance(have, dict) and "class_name" in have:
+        inner = have.get("config")
+        config: dict[str, Any] = inner if isinstance(inner, dict) else {}
+        if isinstance(wanted, str):
+            return _name(wanted) in {_name(str(have["class_name"])), _name(str(config.get("name", "")))}
+        if isinstance(wanted, dict):
+            named = "class_name" not in wanted or _name(str(wanted["class_name"])) == _name(
+                str(have["class_name"])
+            )
+            entries = wanted.get("config", {}) if "class_name" in wanted else wanted
+            return named and isinstance(entries, dict) and same_setting(config, entries)
         return False
-    if key in PAIR_KEYS:
-        return formulas.pair(have) == formulas.pair(wanted)
-    if key == "output_shape":
-        return tuple(have) == tuple(wanted)
-    if key == "rate":
-        return math.isclose(float(have), float(wanted), abs_tol=1e-6)
-    if key == "activation":
-        return str(have).lower() == str(wanted).lower()
+    if isinstance(wanted, dict):
+        return isinstance(have, dict) and all(
+            key in have and same_setting(have[key], value) for key, value in wanted.items()
+        )
+    if isinstance(wanted, list | tuple):
+        return (
+            isinstance(have, list | tuple)
+            and len(have) == len(wanted)
+            and all(same_setting(h, w) for h, w in zip(have, wanted, strict=True))
+        )
+    if isinstance(have, list | tuple):
+        return bool(have) and all(same_setting(h, wanted) for h in have)
+    if isinstance(wanted, int | float) and isinstance(have, int | float):
+        return math.isclose(float(have), float(wanted), rel_tol=1e-9, abs_tol=1e-6)
+    if isinstance(wanted, str) and isinstance(have, str):
+        return _name(have) == _name(wanted)
     return bool(have == wanted)
 
 
+def _name(text: str) -> str:
+    return text.replace("_", "").lower()
+
+
 def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        if "class_name" in value:
+            config = value.get("config") or {}
+            inner = (
+                ", ".join(f"{k}={_show(v)}" for k, v in config.items()) if isinstance(config, dict) else ""
+            )
+            return f"{value['class_name']}({inner})"
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return formulas.format_shape(value)
     if isinstance(value, str):

@@ -15,13 +15,14 @@ from grader.grading import alignment
 from grader.grading.probe import ProbeFacts
 from grader.inside.inspector.facts import LayerFacts, ModelFacts
 from grader.result import CheckResult, LayerRow, Metrics, TierOutcome
-from grader.rubric import formulas
+from grader.rubric import formulas, gating
 from grader.rubric.model import AccuracySpec, CheckSpec, LayerSpec, Range, Rubric, WithheldCheck
 
 WITHOUT_ANSWERS = {
     "layers": "self-check: layer types only; their settings, shapes and parameter counts are checked when graded",
     "variable": "self-check: whether the value is right is checked when graded",
 }
+PARTLY_CHECKED = "partly checked, no points"
 
 
 class Evidence(BaseModel):
@@ -39,16 +40,37 @@ class Evidence(BaseModel):
 def run_checks(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
     """Every check of the rubric; a student rubric adds a row per withheld check and says what it left out."""
     results = _apply_requirements(rubric, tuple(_run_check(rubric, spec, evidence) for spec in rubric.checks))
+    released = gating.effective_visibility(rubric.checks)
+    results = tuple(
+        result
+        if result.visibility == released[result.id]
+        else result.model_copy(update={"visibility": released[result.id]})
+        for result in results
+    )
     if rubric.student is None:
         return results
     reduced = set(rubric.student.without_answers)
     results = tuple(
-        result.model_copy(update={"message": f"{result.message} ({WITHOUT_ANSWERS[result.kind]})"})
-        if result.id in reduced and result.kind in WITHOUT_ANSWERS
-        else result
+        partly_checked(result) if result.id in reduced and result.kind in WITHOUT_ANSWERS else result
         for result in results
     )
     return results + tuple(withheld_result(check) for check in rubric.student.withheld)
+
+
+def partly_checked(result: CheckResult) -> CheckResult:
+    """A self-check of a check published without its answers: its verdict on what it could see, and no points.
+
+    Points for a check half-evaluated would read as a grade (a student saw 4.29/6 for an
+    architecture graded 0/6), so it is skipped, worth nothing here, and says what it looked at.
+    """
+    return result.model_copy(
+        update={
+            "status": "skipped",
+            "points": 0.0,
+            "max_points": 0.0,
+            "message": f"{PARTLY_CHECKED}: {result.message} ({WITHOUT_ANSWERS[result.kind]})",
+        }
+    )
 
 
 def _apply_requirements(rubric: Rubric, results: tuple[CheckResult, ...]) -> tuple[CheckResult, ...]:

@@ -77,7 +77,7 @@ class CourseSetup:
         return {"datasets": {name: by_target.get(path, path) for name, path in self.datasets}}
 
 
-def prepare(
+def prepare_course_data(
     wanted_sets: Mapping[CourseSet, CourseDataset], assets: list[Asset], weights: list[str], base_dir: Path
 ) -> CourseSetup:
     """Resolve everything the rubric provides; a missing piece becomes a note, never a failed grade."""

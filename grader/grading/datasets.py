@@ -183,7 +183,7 @@ def _load(
     else:
         assert source.keras is not None
         x, y = _read_keras(source.keras, path)
-    return prepare(x, y, preprocess, source.describe())
+    return prepare_arrays(x, y, preprocess, source.describe())
 
 
 def source_file(source: DataSource, base_dir: Path) -> Path | None:
@@ -289,7 +289,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def prepare(x: Any, y: Any, preprocess: Preprocess, name: str) -> Dataset:
+def prepare_arrays(x: Any, y: Any, preprocess: Preprocess, name: str) -> Dataset:
     """Check the arrays, turn one-hot labels into integers, then cast, rescale and reshape."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim < 2 or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):

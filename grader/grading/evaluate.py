@@ -57,7 +57,7 @@ def evaluate_checks(
             prediction = inspector.predict(
                 model, datasets.inputs_file(data), data.num_classes, spec.batch_size
             )
-            metrics = score(prediction, data, time.monotonic() - began)
+            metrics = compute_metrics(prediction, data, time.monotonic() - began)
         except (datasets.DatasetError, InspectorError, EvaluationError) as exc:
             outcomes[check.id] = str(exc)
             continue
@@ -69,7 +69,7 @@ class EvaluationError(Exception):
     """The predictions cannot be scored (a broken model); the message says why, without naming an image."""
 
 
-def score(prediction: Prediction, data: datasets.Dataset, duration_s: float) -> Metrics:
+def compute_metrics(prediction: Prediction, data: datasets.Dataset, duration_s: float) -> Metrics:
     """Accuracy, per-class accuracy and the confusion matrix (with its one "other" column)."""
     predictions = np.asarray(prediction.classes, dtype=np.int64)
     if len(predictions) != len(data.y):

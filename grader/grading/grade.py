@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,18 +43,13 @@ from grader.rubric.model import LoadedRubric, Rubric, find_rubrics, load_rubric
 from grader.sandbox import bwrap
 from grader.text import plain
 
-if TYPE_CHECKING:
-    LimitOverridesModel = BaseModel
-else:
-    LimitOverridesModel = LimitOverrides
-
 
 class Overrides(BaseModel):
     """Command-line settings that take precedence over the rubric's: limits (field by field), sandbox, compat."""
 
     model_config = ConfigDict(frozen=True)
 
-    limits: LimitOverridesModel = LimitOverrides()
+    limits: LimitOverrides = LimitOverrides()
     sandbox: SandboxMode = "auto"
     compat: CompatChoice | None = None
 
@@ -118,13 +112,38 @@ class Execution(BaseModel):
         return Artifacts(facts=self.probe, models=models)
 
 
+class KeptGrade(BaseModel):
+    """A grade and what ran to earn it (its model files in the `keep` folder it was graded with)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution: Execution
+    result: GradeResult
+
+
 def grade_submission(submission: Submission, loaded: LoadedRubric, overrides: Overrides) -> GradeResult:
     """Run the submission, then score what it left: the whole pipeline for one student."""
+    with tempfile.TemporaryDirectory(prefix="grader-kept-") as kept:
+        return grade_and_keep(submission, loaded, overrides, Path(kept)).result
+
+
+def grade_and_keep(
+    submission: Submission,
+    loaded: LoadedRubric,
+    overrides: Overrides,
+    keep: Path,
+    identity: str | None = None,
+) -> KeptGrade:
+    """Execute, then score: the one path a submission is graded by, alone (`grade_submission`) or in a batch.
+
+    The inspector starts first, so that it imports TensorFlow while the kernel runs; the accepted
+    model files stay in `keep`, for a batch to keep beside the result. `identity` seeds the
+    kernel (see `execute`).
+    """
     if loaded.rubric.needs_model:
         shared_inspector(loaded, overrides).start()
-    with tempfile.TemporaryDirectory(prefix="grader-kept-") as kept:
-        execution = execute(submission, loaded, overrides, Path(kept))
-        return score(execution, loaded, Path(kept), overrides)
+    execution = execute(submission, loaded, overrides, keep, identity)
+    return KeptGrade(execution=execution, result=score_execution(execution, loaded, keep, overrides))
 
 
 def execute(
@@ -141,8 +160,8 @@ def execute(
     rubric = loaded.rubric
     limits = effective_limits(loaded, overrides)
     sandboxed = overrides.sandbox != "off" and bwrap.bwrap_problem() is None
-    provided = course.prepare(rubric.datasets, rubric.assets, rubric.weights, loaded.path.parent)
-    setup = prelude.plan(
+    provided = course.prepare_course_data(rubric.datasets, rubric.assets, rubric.weights, loaded.path.parent)
+    setup = prelude.plan_prelude(
         submission,
         rubric,
         overrides.compat,
@@ -150,13 +169,7 @@ def execute(
         gpu_memory_mb=limits.gpu_memory_mb,
         identity=identity,
     )
-    kept_workspace = debugging.settings.keep_workdir
-    workspaces = (
-        contextlib.nullcontext(tempfile.mkdtemp(prefix="grader-"))
-        if kept_workspace
-        else tempfile.TemporaryDirectory(prefix="grader-")
-    )
-    with workspaces as workspace:
+    with _workspace() as workspace:
         run = run_submission(
             submission,
             workspace=Path(workspace),
@@ -172,15 +185,7 @@ def execute(
             prelude=setup.source,
             import_keras=setup.config.needs_keras,
         )
-        keep.mkdir(parents=True, exist_ok=True)
-        stored = []
-        for model in run.artifacts.models.values():
-            shutil.move(model.path, keep / model.path.name)
-            stored.append(
-                StoredModel(
-                    variable=model.variable, file=model.path.name, sha256=model.sha256, size=model.size
-                )
-            )
+        stored = _keep_models(run.artifacts, keep)
     facts = hints.explain(
         migration.explain_failures(plain_errors(run.facts), compat=setup.config.compat is not None)
     )
@@ -192,14 +197,33 @@ def execute(
         submission=submission.path.name,
         run=facts,
         probe=run.probe,
-        models=tuple(stored),
+        models=stored,
         notes=(*provided.notes, *run.artifacts.refusals, *environment),
         kernel_setup=prelude.kernel_setup(setup, run.probe.compat if run.probe else None),
         migration=migration.scan(submission.cells),
     )
 
 
-def score(
+def _workspace() -> contextlib.AbstractContextManager[str]:
+    """The kernel's folder for one run: removed after it, unless --keep-workdir keeps it to look at."""
+    if debugging.settings.keep_workdir:
+        return contextlib.nullcontext(tempfile.mkdtemp(prefix="grader-"))
+    return tempfile.TemporaryDirectory(prefix="grader-")
+
+
+def _keep_models(accepted: Artifacts, keep: Path) -> tuple[StoredModel, ...]:
+    """Move the accepted model files into `keep` (before the workspace goes), as the execution records them."""
+    keep.mkdir(parents=True, exist_ok=True)
+    stored = []
+    for model in accepted.models.values():
+        shutil.move(model.path, keep / model.path.name)
+        stored.append(
+            StoredModel(variable=model.variable, file=model.path.name, sha256=model.sha256, size=model.size)
+        )
+    return tuple(stored)
+
+
+def score_execution(
     execution: Execution,
     loaded: LoadedRubric,
     folder: Path,
@@ -268,14 +292,14 @@ def effective_limits(loaded: LoadedRubric, overrides: Overrides) -> Limits:
 
 
 def shared_inspector(loaded: LoadedRubric, overrides: Overrides) -> inspector.Inspector:
-    """The inspector `score` will use for a run with these settings (start it early: TensorFlow takes seconds)."""
+    """The inspector `score_execution` will use for a run with these settings (start it early: TensorFlow takes seconds)."""
     sandboxed = overrides.sandbox != "off" and bwrap.bwrap_problem() is None
     return _inspector(sandboxed, effective_limits(loaded, overrides))
 
 
 def _inspector(sandboxed: bool, limits: Limits) -> inspector.Inspector:
     """This process's inspector, sandboxed whenever the kernels are, bound by the grader-side limits."""
-    return inspector.shared(
+    return inspector.process_inspector(
         inspector.InspectorSettings(
             sandboxed=sandboxed, memory_mb=limits.grader_memory_mb, timeout_s=limits.grader_timeout
         )

@@ -42,10 +42,6 @@ from grader.rubric import limits
 from grader.sandbox import bwrap, command, enforce
 
 log = logging.getLogger(__name__)
-MIB = 1024 * 1024
-START_TIMEOUT_S = 180.0
-PROCESS_LIMIT = 1024
-TMP_MB = 2048
 
 
 class InspectorError(Exception):
@@ -58,8 +54,9 @@ class InspectorSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     sandboxed: bool
-    memory_mb: int = 4096
-    timeout_s: float = 300.0
+    memory_mb: int = limits.Limits().grader_memory_mb
+    timeout_s: float = limits.Limits().grader_timeout
+    bounds: limits.InspectorLimits = limits.InspectorLimits()
 
 
 @dataclass
@@ -129,7 +126,9 @@ class Inspector:
             process = self._process
             try:
                 if not process.ready:
-                    schema.Ready.model_validate(wire.receive(process.socket, began + START_TIMEOUT_S))
+                    schema.Ready.model_validate(
+                        wire.receive(process.socket, began + self.settings.bounds.start_timeout_s)
+                    )
                     process.ready = True
                 deadline = time.monotonic() + self.settings.timeout_s
                 fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files]
@@ -172,15 +171,16 @@ class Inspector:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cgroup = enforce.MemoryCgroup.create(self.settings.memory_mb, purpose="inspector")
         uid = enforce.kernel_uid(enforce.INSPECTOR_SLOT) if self.settings.sandboxed else None
-        layout = bwrap.SandboxLayout(readable=package_folders(), uid=uid, tmp_mb=TMP_MB)
+        bounds = self.settings.bounds
+        layout = bwrap.SandboxLayout(readable=package_folders(), uid=uid, tmp_mb=bounds.tmp_mb)
         spec = command.SandboxSpec(
             program=(sys.executable, "-m", "grader.inside.inspector.server", str(child.fileno())),
             env=inspector_env(),
             layout=layout if self.settings.sandboxed else None,
             cgroup_procs=cgroup.procs if cgroup is not None else None,
             # RLIMIT_NPROC counts every process of the uid: without a uid of its own, it would count the grader's.
-            processes=PROCESS_LIMIT if uid is not None else None,
-            file_mb=TMP_MB,
+            processes=bounds.processes if uid is not None else None,
+            file_mb=bounds.tmp_mb,
         )
         log_path = self.folder / f"inspector-{self.starts}.log"
         with open(log_path, "wb") as stderr:
@@ -195,7 +195,9 @@ class Inspector:
             )
         child.close()
         watchdog = enforce.Watchdog(
-            limits.Limits(memory_mb=self.settings.memory_mb, processes=PROCESS_LIMIT, disk_mb=TMP_MB),
+            limits.Limits(
+                memory_mb=self.settings.memory_mb, processes=bounds.processes, disk_mb=bounds.tmp_mb
+            ),
             (),
             cgroup,
         )
@@ -246,7 +248,7 @@ def package_folders() -> tuple[Path, ...]:
 _shared: Inspector | None = None
 
 
-def shared(settings: InspectorSettings) -> Inspector:
+def process_inspector(settings: InspectorSettings) -> Inspector:
     """This process's inspector for `settings` (one per process: a batch worker keeps it between students)."""
     global _shared
     if _shared is not None and _shared.settings != settings:

@@ -21,7 +21,17 @@ from grader.inside import kernel
 from grader.result import CompatUse, KernelSetup, TrainingEvent
 from grader.rubric.model import Rubric
 
-KERNEL_SETUP_MODULES = ("records", "idioms", "gpu", "seeding", "keras2", "budget", "course", "setup")
+KERNEL_SETUP_MODULES = (
+    "records",
+    "idioms",
+    "gpu",
+    "seeding",
+    "keras2",
+    "budget",
+    "course",
+    "selfcheck",
+    "setup",
+)
 """The kernel-side modules the prelude installs, each after the ones it imports."""
 KERAS_MENTION = re.compile(r"\b(keras|tensorflow)\b")
 
@@ -133,7 +143,7 @@ class PreludePlan(BaseModel):
         return prelude_source(self.config)
 
 
-def plan(
+def plan_prelude(
     submission: Submission,
     rubric: Rubric,
     compat: CompatChoice | None = None,

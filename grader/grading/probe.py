@@ -31,7 +31,7 @@ def probe_source(out_dir: str, variables: tuple[str, ...], input_shape: tuple[in
         "variables": list(variables),
         "input_shape": list(input_shape) if input_shape else None,
     }
-    return kernel.cell_source("probe.run", arguments, modules=("probe",))
+    return kernel.cell_source("probe.save_models_and_facts", arguments, modules=("probe",))
 
 
 HistoryKey = Annotated[str, StringConstraints(max_length=HISTORY_KEY_CHARS)]

@@ -80,6 +80,7 @@ class _Finished:
     stages: dict[str, float] = field(default_factory=dict)
     prestarted: bool = False
     manifest: probe.ProbeManifest | None = None
+    stage: str = "kernel start"
 
 
 def run_submission(
@@ -196,87 +197,127 @@ class _Runner:
         input_shape: tuple[int, ...] | None,
         sandbox_note: str | None,
     ) -> _Finished:
-        started = time.monotonic()
+        """Start the kernel, run the prelude, the cells and the probe, then shut the kernel down.
+
+        A kernel that dies or is lost ends the run with a note; one that never started is a
+        `KernelFailure`.
+        """
         asyncio.get_running_loop().set_exception_handler(_quiet_abandoned_polls)
         cells = [nbformat.v4.new_code_cell(c.source) for c in self.submission.cells]
-        notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("pass")])
-        notes = [] if self.recipe.sandboxed else [f"not sandboxed: {sandbox_note}"]
-        notes += enforce.unenforced(self.limits, sandboxed=self.recipe.sandboxed, own_uid=self.recipe.own_uid)
-        finished = _Finished(outcomes=[], notes=notes, kernel=None, probe_folder=None, started=started)
-        outcomes = finished.outcomes
+        finished = self._begin(sandbox_note)
         client: _BoundedClient | None = None
-        stage = "kernel start"
         try:
-            kernel, prestarted = await kernels.acquire(self.recipe, workspace / "kernel")
-            finished.kernel, finished.prestarted = kernel, prestarted
-            kernels.hand_in(kernel, files)
-            self.watchdog = enforce.Watchdog(self.limits, (kernel.workdir, kernel.artifacts), kernel.cgroup)
-            self.enforcement = enforce.MemoryEnforcement.of(kernel.cgroup, self.limits.memory_mb)
-            client = _BoundedClient(
-                notebook,
-                km=kernel.manager,
-                allow_errors=True,
-                interrupt_on_timeout=False,
-                startup_timeout=int(STARTUP_TIMEOUT_S),
-                iopub_timeout=5,
-                record_timing=False,
-                shutdown_kernel="immediate",
-            )
-            client.output_limit = self.limits.output_kb * 1024
-            client.kc = kernel.client
-            await kernels.wait_until_ready(kernel, STARTUP_TIMEOUT_S)
-            finished.stages["kernel_start"] = time.monotonic() - started
-            kernels.record_start(kernel, prestarted, finished.stages["kernel_start"])
-            self.watchdog.start(kernel.pid)
-            spare_problem = await kernels.prepare_spare(self.recipe)
-            if spare_problem:
-                notes.append(spare_problem)
-            async with client.async_setup_kernel(cleanup_kc=True):
-                stage = "prelude"
-                finished.stages["prelude"] = await self._run_prelude(client, notes)
-                finished.started += finished.stages["prelude"]
-                stage, began = "cells", time.monotonic()
-                alive = await self._run_cells(client, cells, finished.started, outcomes)
-                finished.stages["cells"] = time.monotonic() - began
-                if alive:
-                    stage, began = "probe", time.monotonic()
-                    finished.probe_folder = kernels.probe_folder(kernel)
-                    finished.manifest = await self._run_probe(
-                        client, kernel.artifacts / finished.probe_folder, variables, input_shape, notes
-                    )
-                    finished.stages["probe"] = time.monotonic() - began
-                self.watchdog.sample()
+            kernel = await self._start_kernel(workspace / "kernel", files, finished)
+            client = self._client(kernel, cells)
+            await self._until_ready(kernel, finished)
+            await self._run_notebook(client, kernel, cells, variables, input_shape, finished)
         except DeadKernelError:
-            if not outcomes:
-                notes.append(
-                    f"the kernel died during the grader's {stage} (before the student's first cell); "
+            if not finished.outcomes:
+                finished.notes.append(
+                    f"the kernel died during the grader's {finished.stage} (before the student's first cell); "
                     "no cell ran: re-run the grade, and if it dies again, check the kernel's memory limit"
                 )
         except (RuntimeError, TimeoutError, OSError) as exc:
-            if outcomes:
-                notes.append(
-                    f"the run stopped after cell {outcomes[-1].number} because the grader lost the kernel "
-                    f"({type(exc).__name__}: {str(exc)[:200]}); later cells did not run"
-                )
-            else:
-                self.watchdog.stop()
-                if client is not None:
-                    atexit.unregister(client._cleanup_kernel)
-                failed, finished.kernel = finished.kernel, None
-                log_tail = _tail(failed.log) if failed is not None else ""
-                if failed is not None:
-                    await kernels.discard(failed)
-                raise KernelFailure(
-                    f"the Jupyter kernel did not start: {exc}"
-                    + (f"\n  kernel log: {log_tail}" if log_tail else ""),
-                    hint="check that ipykernel is installed in the grader's environment; "
-                    "try --no-sandbox to see whether the sandbox is the cause",
-                ) from None
+            await self._lost_kernel(exc, finished, client)
         finally:
             self.watchdog.stop()
         if finished.kernel is not None:
             await kernels.shut_down(finished.kernel)
         return finished
+
+    def _begin(self, sandbox_note: str | None) -> _Finished:
+        """The run's record before anything ran: the notes on what the sandbox could not enforce."""
+        notes = [] if self.recipe.sandboxed else [f"not sandboxed: {sandbox_note}"]
+        notes += enforce.unenforced(self.limits, sandboxed=self.recipe.sandboxed, own_uid=self.recipe.own_uid)
+        return _Finished(outcomes=[], notes=notes, kernel=None, probe_folder=None, started=time.monotonic())
+
+    async def _start_kernel(
+        self, folder: Path, files: list[Path], finished: _Finished
+    ) -> kernels.StartedKernel:
+        """A kernel (a spare where one is waiting), the submission's files handed in, its limits' watchdog made."""
+        kernel, prestarted = await kernels.acquire(self.recipe, folder)
+        finished.kernel, finished.prestarted = kernel, prestarted
+        kernels.hand_in(kernel, files)
+        self.watchdog = enforce.Watchdog(self.limits, (kernel.workdir, kernel.artifacts), kernel.cgroup)
+        self.enforcement = enforce.MemoryEnforcement.of(kernel.cgroup, self.limits.memory_mb)
+        return kernel
+
+    def _client(self, kernel: kernels.StartedKernel, cells: list[Any]) -> _BoundedClient:
+        """nbclient's executor for the student's cells (and a last `pass`), bound to the kernel and the output limit."""
+        notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("pass")])
+        client = _BoundedClient(
+            notebook,
+            km=kernel.manager,
+            allow_errors=True,
+            interrupt_on_timeout=False,
+            startup_timeout=int(STARTUP_TIMEOUT_S),
+            iopub_timeout=5,
+            record_timing=False,
+            shutdown_kernel="immediate",
+        )
+        client.output_limit = self.limits.output_kb * 1024
+        client.kc = kernel.client
+        return client
+
+    async def _until_ready(self, kernel: kernels.StartedKernel, finished: _Finished) -> None:
+        """Wait for the kernel to answer, then watch it; the next submission's spare starts now."""
+        await kernels.wait_until_ready(kernel, STARTUP_TIMEOUT_S)
+        finished.stages["kernel_start"] = time.monotonic() - finished.started
+        kernels.record_start(kernel, finished.prestarted, finished.stages["kernel_start"])
+        self.watchdog.start(kernel.pid)
+        spare_problem = await kernels.prepare_spare(self.recipe)
+        if spare_problem:
+            finished.notes.append(spare_problem)
+
+    async def _run_notebook(
+        self,
+        client: _BoundedClient,
+        kernel: kernels.StartedKernel,
+        cells: list[Any],
+        variables: tuple[str, ...],
+        input_shape: tuple[int, ...] | None,
+        finished: _Finished,
+    ) -> None:
+        """The prelude, the student's cells, and the probe while the kernel is alive, each timed as a stage."""
+        async with client.async_setup_kernel(cleanup_kc=True):
+            finished.stage = "prelude"
+            finished.stages["prelude"] = await self._run_prelude(client, finished.notes)
+            finished.started += finished.stages["prelude"]
+            finished.stage, began = "cells", time.monotonic()
+            alive = await self._run_cells(client, cells, finished.started, finished.outcomes)
+            finished.stages["cells"] = time.monotonic() - began
+            if alive:
+                finished.stage, began = "probe", time.monotonic()
+                finished.probe_folder = kernels.probe_folder(kernel)
+                finished.manifest = await self._run_probe(
+                    client, kernel.artifacts / finished.probe_folder, variables, input_shape, finished.notes
+                )
+                finished.stages["probe"] = time.monotonic() - began
+            self.watchdog.sample()
+
+    async def _lost_kernel(
+        self, exc: BaseException, finished: _Finished, client: _BoundedClient | None
+    ) -> None:
+        """After a cell ran, a lost kernel ends the run with a note; before any, it never started: `KernelFailure`."""
+        outcomes = finished.outcomes
+        if outcomes:
+            finished.notes.append(
+                f"the run stopped after cell {outcomes[-1].number} because the grader lost the kernel "
+                f"({type(exc).__name__}: {str(exc)[:200]}); later cells did not run"
+            )
+            return
+        self.watchdog.stop()
+        if client is not None:
+            atexit.unregister(client._cleanup_kernel)
+        failed, finished.kernel = finished.kernel, None
+        log_tail = _tail(failed.log) if failed is not None else ""
+        if failed is not None:
+            await kernels.discard(failed)
+        raise KernelFailure(
+            f"the Jupyter kernel did not start: {exc}" + (f"\n  kernel log: {log_tail}" if log_tail else ""),
+            hint="check that ipykernel is installed in the grader's environment; "
+            "try --no-sandbox to see whether the sandbox is the cause",
+        ) from None
 
     def result(self, finished: _Finished, snapshot: Path) -> RunResult:
         """Read what the (shut-down) kernel left behind, then remove its folder; off the event loop."""

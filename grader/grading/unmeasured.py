@@ -3,7 +3,7 @@
 When the model the notebook built cannot be loaded or measured in the inspector (it timed out,
 ran out of memory, died, or could not read the file), the rubric's model checks error through
 no fault the student can be shown: a score of 0 there would be the grader's failure exported as
-the student's grade. `score` then adds one note, `note(reason)`, to the result; the class outputs
+the student's grade. `grade.score_execution` then adds one note, `note(reason)`, to the result; the class outputs
 (`grader.outputs.gradebook`) read it back with `reason` and give the submission the status
 `unmeasured`: its grade is left empty in every export and the instructor is told why.
 

@@ -4,15 +4,19 @@ Written beside gradebook.csv when `grade batch` has a roster, one row per roster
 grade, one column per assignment (an exercise, named by its rubric's title). Students with no
 submission are left out rather than written as blanks or zeros, so an import never overwrites a
 grade entered by hand (an extension, an excused student); they are listed in index.html instead.
+Likewise a student whose only submissions have no grade (could not be graded, not measured) has an
+empty cell, never a 0, and is listed by the batch.
 
 Canvas (Grades > Import), as its importer reads the file (instructure/canvas-lms,
 app/models/gradebook_importer.rb): a header `Student, ID, SIS User ID, SIS Login ID, Section`
 followed by one column per assignment, titled `<title>` (Canvas matches an existing assignment of
 that title, or creates one) or `<title> (<assignment id>)`; a row whose first cell is `Points
 Possible` sets each assignment's points. Canvas finds each student by `ID` (its own user id), then
-`SIS User ID`, then `SIS Login ID`, then the name in `Student`. The roster's id is the school's
-student number, not Canvas's internal user id, so it goes in `SIS User ID` and `ID` stays empty
-(a school number that happened to equal another user's Canvas id would grade the wrong student).
+`SIS User ID`, then `SIS Login ID`, then the name in `Student`. A roster that is Canvas's own
+gradebook export keeps each of these in its column, and they are written back where they came
+from; otherwise the roster's id is the school's student number, not Canvas's internal user id, so
+it goes in `SIS User ID` and `ID` stays empty (a school number that happened to equal another
+user's Canvas id would grade the wrong student), and `SIS Login ID` holds the login, else the email.
 
 Moodle (Grades > Import > CSV file, grade/import/csv): any header; on import one column is mapped
 to identify the user (`ID number` -> useridnumber or `Email address` -> useremail) and each grade
@@ -70,7 +74,14 @@ def write_canvas(path: Path, assignments: Sequence[Assignment], grades: Sequence
     for graded in grades:
         student = graded.student
         rows.append(
-            [student.name, "", student.id, student.email, student.section, *_cells(assignments, graded)]
+            [
+                student.name,
+                student.canvas_id,
+                student.id,
+                student.login or student.email,
+                student.section,
+                *_cells(assignments, graded),
+            ]
         )
     write_csv(path, header, rows)
 

@@ -71,7 +71,7 @@ fi
 apt-get install -y --no-install-recommends "$PYTHON-venv" || true
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --upgrade pip
-"$ROOT/venv/bin/pip" install "$SOURCE/wheels/{wheel}"
+"$ROOT/venv/bin/pip" install "$SOURCE/wheels/{wheel}[cpu]"
 """
 
 RUN_AUTOGRADER = """\
@@ -279,25 +279,25 @@ def _digest(data: bytes) -> str:
 
 
 def find_submission(folder: Path, exercise: str) -> Path:
-    """The one notebook (or else script) in Gradescope's submission folder; `SubmissionError` if none or several."""
+    """The one notebook (or else script) in Gradescope's submission folder; `SubmissionError` if none or several.
+
+    The folder is the student's: a link in it (to the instructor's rubric in /autograder/source,
+    to anything) is never followed, a FIFO or device is never opened. The walk uses lstat only
+    and does not descend into linked folders; what it refuses is named in the error when nothing
+    else is left, and `load_submission` opens the file chosen without following a link.
+    """
     from grader.grading.submission import load_submission
 
-    if not folder.is_dir():
+    if folder.is_symlink() or not folder.is_dir():
         raise SubmissionError(f"no submission folder at {folder}")
-    found = [
-        path
-        for path in sorted(folder.rglob("*"))
-        if path.suffix in SUBMISSION_SUFFIXES
-        and path.is_file()
-        and not any(
-            part.startswith(".") or part in SKIPPED_FOLDERS for part in path.relative_to(folder).parts
-        )
-    ]
+    found, refused = _walk_submission(folder)
     notebooks = [p for p in found if p.suffix == ".ipynb"]
     candidates = notebooks or found
     if not candidates:
+        detail = f" ({'; '.join(refused)})" if refused else ""
         raise SubmissionError(
-            "no notebook (.ipynb) or script (.py) was submitted", hint="upload your notebook to Gradescope"
+            f"no notebook (.ipynb) or script (.py) was submitted{detail}",
+            hint="upload your notebook itself to Gradescope",
         )
     if len(candidates) > 1:
         matching = []
@@ -317,7 +317,36 @@ def find_submission(folder: Path, exercise: str) -> Path:
     return candidates[0]
 
 
-def run(
+def _walk_submission(folder: Path) -> tuple[list[Path], list[str]]:
+    """Regular notebook and script files under `folder` (lstat, links not followed), and what was refused."""
+    found: list[Path] = []
+    refused: list[str] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
+                continue
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode):
+                pending.append(path)
+            elif path.suffix not in SUBMISSION_SUFFIXES:
+                continue
+            elif stat.S_ISLNK(mode):
+                refused.append(f"{path.relative_to(folder)} is a link, which is not followed")
+            elif not stat.S_ISREG(mode):
+                refused.append(f"{path.relative_to(folder)} is not a regular file")
+            else:
+                found.append(path)
+    return sorted(found), refused
+
+
+def grade_for_gradescope(
     rubric_path: Path,
     submission_dir: Path,
     results_path: Path,

@@ -29,6 +29,8 @@ STATUS_STYLE = {"pass": "green", "fail": "red", "error": "magenta", "skipped": "
 DRAW_TIMEOUT_S = 60.0
 MAX_PROBLEM_CHARS = 300
 DRAWING = threading.Lock()
+FINAL_BEGIN = "<!--final-score-->"
+FINAL_END = "<!--/final-score-->"
 UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
@@ -133,6 +135,35 @@ def render_html(result: dict[str, Any], *, student_view: bool = False) -> str:
     shown = visibility.for_student(result) if student_view else result
     notice = visibility.self_check_notice(bool(result.get("self_check")), bool(result["run"]["sandboxed"]))
     return template.render(r=shown, mark=STATUS_MARK, self_check=notice)
+
+
+def render_final_block(final: Any) -> str:
+    """The report's "Final score" section for a `grader.outputs.final_score.FinalScore`, between its markers."""
+    block = _environment().get_template("final_score.html.j2").render(f=final)
+    return f"{FINAL_BEGIN}\n{block}{FINAL_END}"
+
+
+def write_final_block(report: Path, final: Any) -> None:
+    """Put the class's final score into a student's report, replacing the one an earlier batch put there.
+
+    The report is rendered by the worker from the machine's result; the final score is the class's
+    (late penalty, overrides, manual points), so the batch writes it in afterwards, between markers
+    the template leaves for it. Nothing a student wrote can forge a marker: every text of theirs is
+    HTML-escaped, so `<!--` never appears in it; a report without the markers (an older grader's)
+    gets the block before `</body>`.
+    """
+    page = report.read_text(encoding="utf-8")
+    block = render_final_block(final)
+    start = page.find(FINAL_BEGIN)
+    end = page.find(FINAL_END, start)
+    if start >= 0 and end >= 0:
+        page = page[:start] + block + page[end + len(FINAL_END) :]
+    else:
+        cut = page.rfind("</body>")
+        page = page[:cut] + block + "\n" + page[cut:] if cut >= 0 else page + block
+    partial = report.with_name(report.name + ".partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(report)
 
 
 def plain(value: object, style: str = "") -> Text:

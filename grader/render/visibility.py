@@ -7,7 +7,8 @@ before grading is derived from it here: the HTML report and terminal summary in 
 not visible is a row with its id and "hidden until grading" (or "shown after the due date") and
 nothing else, since its message quotes the expected value, its description often states it, and
 its layer table and metrics show it. The score shown is that of the visible checks: the total
-would tell how the hidden ones went.
+would tell how the hidden ones went. A check gated by a hidden one (`requires:`) arrives here
+already hidden (`grader.rubric.gating`, applied by `grader.grading.check.run_checks`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ plus the file, line and column that the path points at in the YAML.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -39,6 +42,7 @@ from ruamel.yaml.tokens import (
 
 from grader.errors import RubricError
 from grader.result import Visibility
+from grader.rubric import keras_catalog
 from grader.rubric.data import Asset, CourseDataset, CourseSet, DataSource, Preprocess
 from grader.rubric.globs import check_glob
 from grader.rubric.late import (
@@ -87,7 +91,16 @@ class Range(_Strict):
 
 
 class LayerSpec(_Strict):
-    """One expected layer. Only the attributes given are compared."""
+    """One expected layer. Only the attributes given are compared.
+
+    Besides the lesson's settings declared here, a row may name any setting of the layer class's
+    constructor (`dilation_rate`, `use_bias`, `return_sequences`, `kernel_regularizer`,
+    `trainable`, ...): it is checked against Keras' own table of layer classes
+    (`keras_catalog`) when the rubric is loaded, so a misspelt type, setting or activation is an
+    error that names the nearest valid one instead of a check no submission can pass.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     filters: Annotated[int, Field(gt=0)] | None = None
@@ -101,9 +114,92 @@ class LayerSpec(_Strict):
     output_shape: Shape | None = Field(default=None, description="Without the batch dimension.")
     params: Annotated[int, Field(ge=0)] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        """YAML lists and mappings as plain ones, so a setting's value compares and dumps like JSON."""
+        return _plain_yaml(data)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, name: str) -> str:
+        if name not in keras_catalog.LAYERS:
+            raise PydanticCustomError(
+                "unknown_layer_type",
+                "{detail}",
+                {
+                    "detail": f"unknown layer type {name!r}{_did_you_mean(name, keras_catalog.LAYERS, _class_of)}"
+                },
+            )
+        return name
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, name: str | None) -> str | None:
+        if name is not None:
+            _check_activation(name, ())
+        return name
+
+    @model_validator(mode="after")
+    def _known_settings(self) -> LayerSpec:
+        """Every setting named is one the layer class's constructor takes; activations are Keras' names."""
+        class_name, settings = keras_catalog.LAYERS[self.type]
+        allowed = (*settings, *DERIVED_SETTINGS)
+        for key, value in self.attributes().items():
+            if key == "type" or key in allowed:
+                if key.endswith("activation") and isinstance(value, str) and key != "activation":
+                    _check_activation(value, (key,))
+                continue
+            raise PydanticCustomError(
+                "unknown_layer_setting",
+                "{detail}",
+                {
+                    "detail": f"unknown key {key!r}{_did_you_mean(key, allowed)}: {class_name}'s constructor "
+                    f"has no such setting; allowed: type, {', '.join(allowed)}",
+                    "at": (key,),
+                },
+            )
+        return self
+
     def attributes(self) -> dict[str, Any]:
         """The attributes this spec constrains, in a stable order (type first)."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+DERIVED_SETTINGS = ("output_shape", "params")
+"""What a row may state besides the constructor's settings: what the layer's settings and input give."""
+
+
+def _class_of(name: str) -> str:
+    return keras_catalog.LAYERS[name][0]
+
+
+def _did_you_mean(word: str, choices: Iterable[str], show: Callable[[str], str] = str) -> str:
+    """` (did you mean MaxPooling2D?)`: the nearest choice, compared without case (empty when none is near)."""
+    by_lower = {choice.lower(): choice for choice in choices}
+    near = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {show(by_lower[near[0]])}?)" if near else ""
+
+
+def _check_activation(name: str, at: tuple[str, ...]) -> None:
+    if name.lower() not in keras_catalog.ACTIVATIONS:
+        raise PydanticCustomError(
+            "unknown_activation",
+            "{detail}",
+            {
+                "detail": f"unknown activation {name!r}{_did_you_mean(name, keras_catalog.ACTIVATIONS)}; "
+                f"Keras' activations are {', '.join(keras_catalog.ACTIVATIONS)}",
+                "at": at,
+            },
+        )
+
+
+def _plain_yaml(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain_yaml(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_yaml(item) for item in value]
+    return value
 
 
 class VariableSpec(_Strict):
@@ -396,14 +492,19 @@ class Rubric(_Strict):
             if check.id in seen:
                 raise ValueError(f"check id {check.id!r} is used twice; ids must be unique")
             seen.add(check.id)
-        for check in checks:
-            unknown = [
-                required for required in check.requires if required not in seen or required == check.id
-            ]
-            if unknown:
-                raise ValueError(
-                    f"check {check.id!r} requires {', '.join(map(repr, unknown))}, which is not another check of "
-                    f"this rubric; the checks are {', '.join(sorted(seen))}"
+        for index, check in enumerate(checks):
+            for position, required in enumerate(check.requires):
+                if required in seen and required != check.id:
+                    continue
+                others = sorted(seen - {check.id})
+                raise PydanticCustomError(
+                    "unknown_requirement",
+                    "{detail}",
+                    {
+                        "detail": f"check {check.id!r} requires {required!r}, which is not another check of "
+                        f"this rubric{_did_you_mean(required, others)}; the checks are {', '.join(sorted(seen))}",
+                        "at": (index, "requires", position),
+                    },
                 )
         return checks
 
@@ -496,8 +597,9 @@ def _format_validation_error(exc: ValidationError, data: Any, source: str) -> st
     errors = _without_union_noise(exc.errors())
     lines = [f"{source}: the rubric does not validate ({len(errors)} error(s))"]
     for error in errors:
-        loc = _user_path(error["loc"])
-        line, col = yaml_position(data, error["loc"])
+        at = tuple((error.get("ctx") or {}).get("at", ()))  # where inside the node a validator found it
+        loc = _user_path((*error["loc"], *at))
+        line, col = yaml_position(data, (*error["loc"], *at))
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             loc = [*_user_path(error["loc"][:-1]), error["loc"][-1]]  # the unknown key may look like a tag

@@ -8,7 +8,8 @@ turns that into the command line, in the order the defences need:
     env -i K=V ...                          the whole environment (bwrap's first process keeps it)
     sh -c 'echo $$ > "$0" && exec "$@"' P   join the memory cgroup before anything is allocated
     prlimit --nproc=N --fsize=B --          RLIMIT_NPROC (per uid), RLIMIT_FSIZE
-    bwrap ... setpriv ... --                namespaces, the new root, the uid (`grader.sandbox.bwrap`)
+    python -I -S -c LAUNCH HEX              the seccomp program, on a descriptor (`grader.sandbox.seccomp`)
+    bwrap --seccomp FD ... setpriv ... --   namespaces, the new root, the uid (`grader.sandbox.bwrap`)
     PROGRAM ...
 
 The warm kernel factory reads the same description (`grader.sandbox.factory.plan`), never the
@@ -25,9 +26,9 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from grader.sandbox import bwrap, enforce
+from grader.sandbox import bwrap, enforce, seccomp
 
 CONNECTION_FILE = "{connection_file}"
 
@@ -78,7 +79,8 @@ class SandboxSpec(BaseModel):
     inspector on a host without bwrap), still from the clean environment, in the cgroup, under
     the rlimits. `processes` None sets no RLIMIT_NPROC: it counts every process of a uid, so
     without a uid of its own it would count the grader's. `program` may hold `{connection_file}`,
-    which jupyter_client fills in (`with_connection_file`).
+    which jupyter_client fills in (`with_connection_file`). `syscall_filter`: bubblewrap applies the
+    seccomp program (`grader.sandbox.seccomp`), on by default wherever this host can apply it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -89,6 +91,7 @@ class SandboxSpec(BaseModel):
     cgroup_procs: Path | None = None
     processes: int | None = None
     file_mb: int | None = None
+    syscall_filter: bool = Field(default_factory=lambda: seccomp.problem() is None)
 
     def argv(self) -> list[str]:
         """The command line: clean environment, cgroup, rlimits, bubblewrap and uid, the program."""
@@ -100,7 +103,10 @@ class SandboxSpec(BaseModel):
         elif self.file_mb is not None:
             argv += enforce.fsize_argv(self.file_mb)
         program = list(self.program)
-        return argv + (bwrap.bwrap_command(self.layout, program) if self.layout is not None else program)
+        if self.layout is None:
+            return argv + program
+        sandbox = bwrap.bwrap_command(self.layout, program)
+        return argv + (seccomp.launch_argv(sandbox) if self.syscall_filter else sandbox)
 
     def with_connection_file(self, connection_file: str) -> SandboxSpec:
         """This description with jupyter_client's `{connection_file}` filled in, as the launched command has it."""

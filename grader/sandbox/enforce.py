@@ -35,14 +35,17 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from grader.rubric.limits import MIB, Limits
+from grader.sandbox import seccomp
 
 KERNEL_UID_BASE = 1_000_000
 POLL_S = 0.25
 DISK_POLL_EVERY = 4
 MAX_FILES = 100_000
 SYSTEM_BIN = "/usr/bin:/bin:/usr/sbin:/sbin"
-UIDS_PER_PROCESS = 4
+UIDS_PER_PROCESS = 1000
 INSPECTOR_SLOT = 2
+TRIAL_SLOT = 3
+KERNEL_SLOTS = (0, 1, *range(4, UIDS_PER_PROCESS))
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -58,10 +61,13 @@ class Breach(BaseModel):
 def kernel_uid(slot: int = 0) -> int | None:
     """The uid a sandboxed process runs as when the grader is root, else None (keep the caller's).
 
-    Four uids per grader process: slots 0 and 1 alternate between the running kernel and the
-    spare launched ahead of need, slot 2 is the inspector that loads the saved models. So
-    RLIMIT_NPROC counts only one kernel's processes even when several workers grade at once, and
-    no student's kernel shares a uid with anything else (it could signal or ptrace it otherwise).
+    A block of `UIDS_PER_PROCESS` uids per grader process: slot 2 is the inspector that loads the
+    saved models, slot 3 the factory's trial fork, and every kernel (spares included) takes the next
+    of the others (`kernel_slot`), so no two kernels of a run share a uid. So RLIMIT_NPROC counts
+    only one kernel's processes even when several workers grade at once; no student's kernel can
+    signal or ptrace anything else; and what the kernel keeps per uid and not per namespace (the
+    user keyrings, which outlive every process of the uid) is never the next student's. The
+    blocks fit uid_t for every possible pid (pid_max is at most 2**22).
     """
     if os.geteuid() != 0 or system_tool("setpriv") is None:
         return None
@@ -74,8 +80,12 @@ def uid_of(pid: int, slot: int) -> int:
 
 
 def kernel_slot(launched: int) -> int:
-    """The uid slot of the `launched`-th kernel of this process: 0, 1, 0, 1, ..."""
-    return launched % 2
+    """The uid slot of the `launched`-th kernel of this process: 0, 1, 4, 5, ... (a fresh uid each).
+
+    Only after `len(KERNEL_SLOTS)` kernels in one process does a uid come round again; the seccomp
+    filter (`grader.sandbox.seccomp`) still denies the keyrings a reused uid would share.
+    """
+    return KERNEL_SLOTS[launched % len(KERNEL_SLOTS)]
 
 
 def system_tool(name: str) -> str | None:
@@ -133,7 +143,7 @@ def drop_privileges_argv(uid: int) -> list[str]:
 
 
 def unenforced(limits: Limits, *, sandboxed: bool, own_uid: bool) -> list[str]:
-    """The limits that only the watchdog stands behind in this set-up, for the report's notes."""
+    """The limits and walls that this set-up lacks (only the watchdog, or nothing, stands in), for the report's notes."""
     notes = []
     if system_tool("prlimit") is None:
         notes.append("prlimit is not installed: process and file-size limits are enforced by polling only")
@@ -142,6 +152,16 @@ def unenforced(limits: Limits, *, sandboxed: bool, own_uid: bool) -> list[str]:
         notes.append(
             f"{where} runs as root, which RLIMIT_NPROC does not bind: "
             f"the {limits.processes}-process limit is enforced by polling only"
+        )
+    if sandboxed and not own_uid and os.geteuid() != 0:
+        notes.append(
+            "the grader is not root, so kernels run as its own uid (in a user namespace each), "
+            "not as a fresh uid per kernel"
+        )
+    if sandboxed and (problem := seccomp.problem()) is not None:
+        notes.append(
+            f"no seccomp filter ({problem}): the kernel may use keyrings, bpf, userfaultfd and "
+            "perf_event_open, kernel state no namespace isolates"
         )
     return notes
 

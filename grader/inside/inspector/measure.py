@@ -29,6 +29,11 @@ from grader.inside.inspector import vetting
 from grader.inside.inspector.facts import LayerFacts, ModelFacts, NodeKind
 
 CONFIG_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "units", "pool_size", "rate")
+"""A nested model's settings recorded (its whole config is the graph, measured row by row instead)."""
+MAX_LIST = 64
+"""A config list longer than this (a vocabulary, a normalisation's mean) is recorded as its length only."""
+MAX_DEPTH = 4
+"""How deep nested configs (a regularizer's, a wrapped layer's) are recorded."""
 SKETCH_SIZE = 64
 SKETCH_SEED = 20171
 
@@ -193,7 +198,8 @@ def _node(operation: Any, kind: NodeKind, name: str, node: Any) -> LayerFacts:
         config = operation.get_config()
     except Exception:
         config = {}
-    kept = {key: _plain(config[key]) for key in CONFIG_KEYS if key in config}
+    keys = CONFIG_KEYS if kind == "model" else tuple(config)
+    kept = {str(key): _plain(config[key]) for key in keys if key in config}
     outputs = list(getattr(node, "outputs", None) or []) if node is not None else []
     shape = _shape(tuple(outputs[0].shape)) if outputs and hasattr(outputs[0], "shape") else None
     calls = [node] if node is not None else list(getattr(operation, "_inbound_nodes", None) or [])
@@ -281,9 +287,29 @@ def _shape(shape: Any) -> tuple[int | None, ...] | None:
     return dims[1:]
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A config value as JSON: every constructor setting is recorded, so any of them can be checked.
+
+    A serialised Keras object (a regularizer, an initializer, a dtype policy, a wrapped layer) is
+    kept as its class name and config, so a rubric can ask for `l2` or for `{l2: 0.01}`; long
+    lists and deep nesting are cut, so a config cannot make the reply large.
+    """
+    if depth > MAX_DEPTH:
+        return "..."
     if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+        if len(value) > MAX_LIST:
+            return f"<{len(value)} values>"
+        return [_plain(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return value.get("class_name") or value.get("config", {}).get("name") or str(value)
-    return value
+        if "class_name" in value:
+            inner = value.get("config")
+            if value["class_name"] == "function" and isinstance(inner, str):
+                return inner  # a function saved by name, e.g. an activation
+            config = _plain(inner, depth + 1) if isinstance(inner, dict) else {}
+            return {"class_name": str(value["class_name"]), "config": config}
+        if len(value) > MAX_LIST:
+            return f"<{len(value)} entries>"
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -1,6 +1,7 @@
 """Kernel side: the grader's set-up cell, run before the student's first cell (see `grader.grading.prelude`).
 
-`install(config)` makes package installers fail at once (below), caps the GPU memory of this
+`install(config)` makes package installers fail at once (below), makes `%load_ext grader` and
+`%grade` silent no-ops (`selfcheck`), caps the GPU memory of this
 kernel (before anything starts TensorFlow's GPU runtime), seeds, then, as the rubric and the
 command line ask, makes the Keras 2 idioms work, answers the course's data sets offline, and
 applies the training budget. `config` is {seed, import_keras, compat, max_epochs, max_steps,
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import budget, course, gpu, keras2, seeding
+from . import budget, course, gpu, keras2, seeding, selfcheck
 
 OFFLINE_INSTALLERS = {
     "PIP_NO_INDEX": "1",
@@ -31,6 +32,7 @@ already installed. The grader adds a note beside such a cell (`grader.grading.sh
 
 def install(config: dict[str, Any]) -> None:
     os.environ.update(OFFLINE_INSTALLERS)
+    selfcheck.install()
     gpu.cap_memory(config.get("gpu_memory_mb"))
     keras = seeding.seed(int(config.get("seed", 0)), bool(config.get("import_keras")))
     course.install(config.get("course") or {}, keras)

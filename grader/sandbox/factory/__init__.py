@@ -12,7 +12,7 @@ describe the sandbox itself, it carries out the description (`grader.sandbox.com
 whose command line `grader.sandbox.kernels` would run (`plan.plan_for`): the same clean
 environment, memory cgroup, rlimits, namespaces (mount, PID, network with only `lo`, IPC, UTS,
 cgroup), the same mounts in the same order, the same uid with no capabilities and no_new_privs,
-the same `python -m ipykernel_launcher -f ...`.
+the same seccomp program (`grader.sandbox.seccomp`), the same `python -m ipykernel_launcher -f ...`.
 
 jupyter_client drives a forked kernel as it drives a launched one: the kernelspec keeps its argv,
 carries its description beside it, and names the `grader-factory` provisioner
@@ -82,7 +82,7 @@ PADDING = 4096
 PADDING_VARIABLE = "GRADER_TEMPLATE_PADDING"
 READY_TIMEOUT_S = 300
 REPLY_TIMEOUT_S = 30
-TRIAL_SLOT = 3  # the uid slot no kernel and no inspector uses (`enforce.kernel_uid`)
+TRIAL_SLOT = enforce.TRIAL_SLOT  # the uid slot no kernel and no inspector uses (`enforce.kernel_uid`)
 NEEDED_CAPS = {"CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_SYS_ADMIN": 21}
 
 
@@ -176,6 +176,7 @@ def _trial_problem() -> str | None:
         "interfaces": ["lo"],
         "caps": dict.fromkeys(("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"), zero),
         "no_new_privs": "1",
+        "seccomp": "2" if spec.syscall_filter else "0",
         "cwd": str(work),
     }
     wrong = {k: report.get(k) for k, v in expected.items() if report.get(k) != v}

@@ -4,7 +4,8 @@ A forked kernel must be sandboxed exactly as a launched one. So the factory take
 own: it reads the very description (`grader.sandbox.command.SandboxSpec`) whose command line
 `grader.sandbox.kernels` would run, and takes each step from the same values that command line is
 built from: the environment, the memory cgroup, the rlimits, bwrap's namespaces and file-system
-operations (`grader.sandbox.bwrap.operations`, in order), setpriv's uid, the kernel's argv.
+operations (`grader.sandbox.bwrap.operations`, in order), setpriv's uid, the seccomp program
+bubblewrap is handed (`grader.sandbox.seccomp.program`, the same bytes), the kernel's argv.
 
 What the template cannot reproduce (no bubblewrap, no uid of its own, a kernel that is not this
 interpreter's ipykernel, an rlimit tool or setpriv that is not installed) is a `PlanError`, and
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import bwrap, enforce
+from grader.sandbox import bwrap, enforce, seccomp
 from grader.sandbox.command import SandboxSpec
 from grader.sandbox.factory.template import CLONE
 
@@ -32,7 +33,7 @@ class PlanError(ValueError):
 
 
 def plan_for(spec: SandboxSpec) -> dict[str, Any]:
-    """The plan (plain JSON) for the template: environment, cgroup, rlimits, namespaces, mounts, uid, kernel argv.
+    """The plan (plain JSON) for the template: environment, cgroup, rlimits, namespaces, mounts, uid, seccomp, argv.
 
     `spec` has its connection file filled in (`SandboxSpec.with_connection_file`).
     """
@@ -77,6 +78,7 @@ def plan_for(spec: SandboxSpec) -> dict[str, Any]:
         "ops": [operation.step() for operation in bwrap.operations(layout)],
         "chdir": home,
         "drop": {"uid": layout.uid, "gid": layout.uid},
+        "seccomp": seccomp.program().hex() if spec.syscall_filter else None,
         "argv": argv,
     }
 

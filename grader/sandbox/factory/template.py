@@ -25,7 +25,8 @@ Three processes per kernel, the same shape as bubblewrap's (whose command line, 
   order's binds, /proc, /dev, sized tmpfs, pivot_root), starts a new session, forks the kernel,
   drops every capability and reaps until the kernel exits; it dies with the monitor;
 - the *kernel* (PID 2): becomes the order's uid (setpriv's steps: bounding set, groups, gids,
-  uids, no_new_privs, no capabilities), takes the clean environment and working directory, and
+  uids, no_new_privs, no capabilities), applies the order's seccomp program (the bytes bubblewrap
+  is handed for a launched kernel), takes the clean environment and working directory, and
   runs `python -m ipykernel_launcher -f CONNECTION_FILE ...` in-process, with the connection
   file the grader wrote.
 
@@ -68,6 +69,7 @@ AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
 PR_SET_MM, PR_SET_MM_MAP = 35, 14
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER, SOCK_FILTER_BYTES = 22, 2, 8
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 SYSCALLS = {
@@ -100,6 +102,10 @@ class _MountAttr(ctypes.Structure):
         ("propagation", ctypes.c_uint64),
         ("userns_fd", ctypes.c_uint64),
     ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class _CapHeader(ctypes.Structure):
@@ -165,6 +171,17 @@ def set_mount_attributes(target: str, attributes: int) -> None:
 def prctl(option: int, arg: int = 0) -> None:
     zero = ctypes.c_ulong(0)
     _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), zero, zero, zero), f"prctl {option}")
+
+
+def apply_seccomp(code: bytes) -> None:
+    """Apply a compiled seccomp program for good (`grader.sandbox.seccomp`); no_new_privs must be set already."""
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = _SockFprog(len(code) // SOCK_FILTER_BYTES, ctypes.cast(buffer, ctypes.c_void_p))
+    zero = ctypes.c_ulong(0)
+    result = _libc.prctl(
+        ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), zero, zero
+    )
+    _check(result, "prctl PR_SET_SECCOMP")
 
 
 def clear_capabilities() -> None:
@@ -616,6 +633,8 @@ def _kernel(plan: dict[str, Any]) -> int:
     os.setresuid(drop["uid"], drop["uid"], drop["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     clear_capabilities()
+    if plan.get("seccomp"):
+        apply_seccomp(bytes.fromhex(plan["seccomp"]))
     # A uid change makes a process undumpable (its /proc files root's); an exec would reset that.
     prctl(PR_SET_DUMPABLE, 1)
     _set_signals(_STARTUP_SIGNALS)
@@ -747,6 +766,7 @@ def _report() -> int:
         "groups": os.getgroups(),
         "caps": {k: fields[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")},
         "no_new_privs": fields["NoNewPrivs"].strip(),
+        "seccomp": fields["Seccomp"].strip(),
         "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "cwd": os.getcwd(),
