@@ -118,7 +118,7 @@ async def run_cell(kernel: kernels.StartedKernel, code: str) -> None:
 
 
 async def start(kind: str, folder: Path) -> kernels.StartedKernel:
-    kernel = await (factory.launch(RECIPE, folder) if kind == "fork" else kernels.launch(RECIPE, folder))
+    kernel = await (factory.fork_kernel(RECIPE, folder) if kind == "fork" else kernels.launch(RECIPE, folder))
     await kernels.wait_until_ready(kernel, 300)
     return kernel
 
@@ -184,7 +184,7 @@ def median(values: list[float]) -> float:
 
 async def main(rounds: int, alive: int) -> None:
     began = time.perf_counter()
-    template = factory.shared()
+    template = factory.process_factory()
     state = template.wait_ready()
     ready_s = time.perf_counter() - began
     template_process = psutil.Process(template.pid)
@@ -242,6 +242,6 @@ if __name__ == "__main__":
     if (problem := factory.factory_problem()) is not None:
         sys.exit(f"the factory cannot run here: {problem}")
     try:
-        kernels.run(main(options.rounds, options.alive))
+        kernels.run_on_loop(main(options.rounds, options.alive))
     finally:
         factory.close_shared()

@@ -15,7 +15,16 @@ from pathlib import Path
 from rich.console import Console
 
 from grader.batch.discovery import Found
-from grader.batch.engine import BatchSettings, BatchSummary, Failed, Graded, Grading, Planned, plan, run_batch
+from grader.batch.engine import (
+    BatchSettings,
+    BatchSummary,
+    Failed,
+    Graded,
+    Grading,
+    Planned,
+    plan_batch,
+    run_batch,
+)
 from grader.batch.executors import Task, TaskOutcome, TaskStarted
 from grader.batch.store import Keys, ResultStore
 from grader.cli.batch_view import BatchView, WallClock, closing_lines, wall_time
@@ -186,7 +195,7 @@ def test_a_rescore_reports_only_the_stages_it_ran_now(tmp_path: Path) -> None:
     out = tmp_path / "out"
     settings = BatchSettings(rubric_path=rubric, rubrics_dir=tmp_path, overrides=Overrides(), out_dir=out)
     found = [Found(stem="ann", path=notebook, relative=("ann.ipynb",))]
-    [planned] = plan(found, settings)
+    [planned] = plan_batch(found, settings)
     assert isinstance(planned, Task)
     kept = Execution(
         submission="ann.ipynb",

@@ -58,7 +58,7 @@ def template() -> Iterator[Factory]:
     problem = factory.factory_problem()
     if problem is not None:
         pytest.skip(f"the factory cannot run here: {problem}")
-    shared = factory.shared()
+    shared = factory.process_factory()
     shared.wait_ready()
     yield shared
     factory.close_shared()
@@ -80,7 +80,7 @@ def slot(number: int) -> Iterator[None]:
 
 async def start(folder: Path, number: int, fork: bool, recipe: kernels.KernelRecipe = RECIPE) -> Any:
     with slot(number):
-        kernel = await (factory.launch(recipe, folder) if fork else kernels.launch(recipe, folder))
+        kernel = await (factory.fork_kernel(recipe, folder) if fork else kernels.launch(recipe, folder))
     assert kernel.uid == enforce.kernel_uid(number)
     return kernel
 
@@ -150,7 +150,7 @@ def gone(uid: int, timeout: float = 10) -> bool:
 
 
 def run(coroutine: Any) -> Any:
-    return kernels.run(coroutine)
+    return kernels.run_on_loop(coroutine)
 
 
 def tree_of(pid: int) -> list[psutil.Process]:
@@ -570,7 +570,7 @@ def test_interrupt_and_shutdown_work_as_for_a_launched_kernel(tmp_path: Path) ->
     """interrupt_mode "message" (what the grader uses), a SIGINT through the provisioner, then shutdown."""
 
     async def body() -> tuple[list[str | None], str, list[int]]:
-        kernel = await factory.launch(RECIPE, tmp_path / "k")
+        kernel = await factory.fork_kernel(RECIPE, tmp_path / "k")
         try:
             await kernels.wait_until_ready(kernel, 120)
             errors = [
@@ -646,7 +646,7 @@ def test_a_kernel_whose_environment_differs_from_the_templates_is_launched_inste
     with pytest.raises(
         FactoryError, match="environment differs from the template's in TF_ENABLE_ONEDNN_OPTS"
     ):
-        run(factory.launch(RECIPE, tmp_path / "k"))
+        run(factory.fork_kernel(RECIPE, tmp_path / "k"))
     assert not any(
         alive(p.pid)
         for p in uid_processes(enforce.kernel_uid(0) or 0) + uid_processes(enforce.kernel_uid(1) or 0)

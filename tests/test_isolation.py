@@ -110,7 +110,7 @@ def template() -> Iterator[factory.Factory]:
     problem = bwrap.bwrap_problem() or factory.factory_problem()
     if problem is not None:
         pytest.skip(f"kernels cannot be forked here: {problem}")
-    shared = factory.shared()
+    shared = factory.process_factory()
     shared.wait_ready()
     yield shared
     factory.close_shared()
@@ -142,7 +142,7 @@ def in_kernel(folder: Path, fork: bool, *cells: str) -> list[str]:
     """Start a kernel (forked, or launched), run `cells` in it, shut it down; what each cell printed."""
 
     async def body() -> list[str]:
-        kernel = await (factory.launch(RECIPE, folder) if fork else kernels.launch(RECIPE, folder))
+        kernel = await (factory.fork_kernel(RECIPE, folder) if fork else kernels.launch(RECIPE, folder))
         try:
             await kernels.wait_until_ready(kernel, 180)
             return [await execute(kernel, cell) for cell in cells]
@@ -150,7 +150,7 @@ def in_kernel(folder: Path, fork: bool, *cells: str) -> list[str]:
             await kernels.shut_down(kernel)
             kernels.remove(kernel)
 
-    return kernels.run(body())
+    return kernels.run_on_loop(body())
 
 
 def test_the_filter_denies_keyrings_with_eperm_and_allows_the_rest() -> None:

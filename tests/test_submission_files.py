@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch.discovery import discover
 from grader.errors import SubmissionError
 from grader.grading.prelude import submitted_files
 from grader.grading.submission import load_submission
@@ -123,3 +124,26 @@ def test_a_regular_checkpoint_still_travels(tmp_path: Path) -> None:
     notebook.write_bytes(ALICE.read_bytes())
     (tmp_path / "model.weights.h5").write_bytes(b"weights")
     assert submitted_files(notebook, parse_rubric(CHECKPOINT_RUBRIC)) == (tmp_path / "model.weights.h5",)
+
+
+def test_discovery_names_links_and_special_files_so_their_rows_say_why(tmp_path: Path) -> None:
+    """A dangling link or a FIFO in the class folder becomes a row (refused when read), never silence."""
+    (tmp_path / "class").mkdir()
+    os.mkfifo(tmp_path / "class" / "fifo.ipynb")
+    (tmp_path / "class" / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    (tmp_path / "class" / "alice.ipynb").write_bytes(ALICE.read_bytes())
+    found = {f.path.name for f in discover(str(tmp_path / "class"), tmp_path / "out")}
+    assert found == {"alice.ipynb", "fifo.ipynb", "dangling.py"}
+    for name in ("fifo.ipynb", "dangling.py"):
+        error = load_within(tmp_path / "class" / name)
+        assert isinstance(error, SubmissionError)
+
+
+@pytest.mark.parametrize("pattern", ["", "/**/*.ipynb"])
+def test_a_linked_folder_is_never_walked_into(tmp_path: Path, pattern: str) -> None:
+    """`mallory/` linked to `alice/` would hand alice's notebook in under mallory's name."""
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    (tmp_path / "class" / "alice" / "work.ipynb").write_bytes(ALICE.read_bytes())
+    (tmp_path / "class" / "mallory").symlink_to(tmp_path / "class" / "alice", target_is_directory=True)
+    found = [f.relative for f in discover(str(tmp_path / "class") + pattern, tmp_path / "out")]
+    assert found == [("alice", "work.ipynb")]

@@ -21,7 +21,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from grader.batch.discovery import discover
-from grader.batch.engine import BatchSettings, plan, spare_kernels_by_default
+from grader.batch.engine import BatchSettings, plan_batch, spare_kernels_by_default
 from grader.batch.executors import LocalExecutor, RayExecutor, SlurmExecutor, Task, TaskOutcome, TaskStarted
 from grader.grading.grade import Overrides
 from tests.conftest import REPO, run_grade, write_notebook
@@ -75,7 +75,7 @@ def tasks_for(course: Path) -> list[Task]:
         overrides=Overrides(),
         out_dir=course / "unused",
     )
-    planned = plan(discover(str(course / "class"), settings.out_dir), settings)
+    planned = plan_batch(discover(str(course / "class"), settings.out_dir), settings)
     assert all(isinstance(item, Task) for item in planned)
     return [item for item in planned if isinstance(item, Task)]
 
@@ -217,7 +217,9 @@ def test_a_spare_kernel_is_invisible_to_the_running_student_and_has_its_own_uid(
         rubric_path=None, rubrics_dir=REPO / "rubrics", overrides=Overrides(), out_dir=tmp_path / "out"
     )
     tasks = [
-        t for t in plan(discover(str(tmp_path / "class"), settings.out_dir), settings) if isinstance(t, Task)
+        t
+        for t in plan_batch(discover(str(tmp_path / "class"), settings.out_dir), settings)
+        if isinstance(t, Task)
     ]
     outcomes = [o for o in LocalExecutor(1).run(tasks) if isinstance(o, TaskOutcome)]
     assert [o.kernel_prestarted for o in outcomes] == [False, True, True]

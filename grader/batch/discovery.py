@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -57,14 +58,41 @@ def discover(target: str, out_dir: Path) -> list[Found]:
         {
             p
             for p in candidates
-            if p.is_file()
+            if _not_a_folder(p)
             and not any(
                 part in SKIPPED_FOLDERS or part.startswith(".") for part in p.relative_to(base).parts[:-1]
             )
+            and not _through_a_linked_folder(p, base)
             and out not in p.resolve().parents
         }
     )
     return _unique_stems(files, base)
+
+
+def _not_a_folder(path: Path) -> bool:
+    """Anything but a folder, looked at without following a link.
+
+    A link, a FIFO or a device is kept, so that reading it refuses it by name in the student's row
+    (`grader.grading.submission`), rather than leaving the student out without a word.
+    """
+    try:
+        return not stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _through_a_linked_folder(path: Path, base: Path) -> bool:
+    """Whether a folder between the batch's root and `path` is a link (`mallory/` pointing at `alice/`).
+
+    A folder search never enters one; a `**` pattern would, and would hand one student's files in
+    under another's name.
+    """
+    folder = base
+    for part in path.relative_to(base).parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            return True
+    return False
 
 
 def _static_prefix(pattern: str) -> str:

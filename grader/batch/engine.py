@@ -151,7 +151,7 @@ class BatchSummary:
         return ExitCode.GRADER_FAILURE if self.grader_failures else ExitCode.GRADED
 
 
-def plan(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure]:
+def plan_batch(found: Iterable[Found], settings: BatchSettings) -> list[Task | Failure]:
     """A task per submission (with its keys), or that student's failure row if it cannot be read or
     no one rubric claims it (`grader.batch.routing`); a bad --rubric or --rubric-for raises `RubricError`."""
     router = Router.load(settings.rubric_path, settings.rubric_for, settings.rubrics_dir)
@@ -225,7 +225,7 @@ def run_batch(
             )
     began = time.monotonic()
     store = ResultStore(settings.out_dir)
-    decided = decide(plan(found, settings), store, settings)
+    decided = decide(plan_batch(found, settings), store, settings)
     summary = BatchSummary(found=len(found), unchanged=len(decided.unchanged))
     on_event(decided)
     for failure in decided.failures:

@@ -7,6 +7,7 @@ prints: `batch_view` draws the events it reports.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,9 +18,14 @@ from grader.cli.shared import out_option, overrides_options, reports_errors, rub
 from grader.errors import GradingError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from grader.batch.discovery import Found
+    from grader.batch.engine import BatchSettings
+    from grader.batch.executors import Executor
     from grader.batch.routing import RubricFor
     from grader.grading.grade import Overrides
-    from grader.rubric.late import LateFrom
+    from grader.rubric.late import LateFrom, Penalty
 
 
 BATCH_EXIT_CODES = (
@@ -231,27 +237,12 @@ def grade_batch(
     overrides: Overrides,
 ) -> None:
     """Grade every submission in a folder (or matching a glob) in parallel; see docs/batch.md."""
-    import signal
-
     from grader.batch.discovery import discover
-    from grader.batch.engine import BatchSettings, run_batch, spare_kernels_by_default
-    from grader.batch.executors import Executor, LocalExecutor, RayExecutor, SlurmExecutor
+    from grader.batch.engine import BatchSettings
     from grader.cli import batch_view
-    from grader.grading.submission import load_submission
-    from grader.outputs.roster import read_roster, read_submission_times
-    from grader.rubric.late import parse_due, parse_penalty, parse_zone
+    from grader.outputs.roster import read_roster
 
-    ctx = click.get_current_context()
-    if "course_error" in ctx.meta:
-        raise ctx.meta["course_error"]
-    course = ctx.meta.get("course")
-    if course is not None:
-        Console(stderr=True, highlight=False).print(plain_text(f"options from {course.path}"))
-        source = click.core.ParameterSource
-        if rubric_path is not None and ctx.get_parameter_source("rubric_for") is source.DEFAULT_MAP:
-            rubric_for = ()  # --rubric typed here replaces the course file's rubric_for
-        if rubric_for and ctx.get_parameter_source("rubric_path") is source.DEFAULT_MAP:
-            rubric_path = None  # --rubric-for typed here replaces the course file's rubric
+    rubric_path, rubric_for = _course_file_choice(rubric_path, rubric_for)
     if rubric_path is not None and rubric_for:
         raise click.UsageError(
             "--rubric grades every submission with one rubric, so --rubric-for would never apply; give one of them"
@@ -260,36 +251,13 @@ def grade_batch(
         raise click.UsageError("--address needs --executor ray")
     if kernels_per_gpu > 1 and not gpus:
         raise click.UsageError("--kernels-per-gpu needs --gpus")
-    try:
-        zone = parse_zone(timezone_name)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timezone") from None
-    try:
-        due_date = parse_due(due, zone) if due is not None else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--due") from None
-    recorded = read_submission_times(times_path) if times_path is not None else {}
-    try:
-        penalty = parse_penalty(late_penalty) if late_penalty is not None else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--late-penalty") from None
-    starter_code: tuple[str, ...] = ()
-    if starter_path is not None:
-        try:
-            starter_code = tuple(cell.source for cell in load_submission(starter_path).cells)
-        except GradingError as exc:
-            raise click.BadParameter(exc.message, param_hint="--starter") from None
+    late = _late_options(due, timezone_name, times_path, late_penalty)
+    starter_code = _starter_code(starter_path)
     roster = read_roster(roster_path) if roster_path is not None else None
     if overrides_file is not None:
         from grader.outputs.overrides import read_overrides
 
         read_overrides(overrides_file)  # a typo stops the batch before any kernel starts
-    due_by_exercise = {}
-    for exercise, text in (course.due_by_exercise() if course is not None else {}).items():
-        try:
-            due_by_exercise[exercise] = parse_due(text, zone)
-        except ValueError as exc:
-            raise click.BadParameter(f"{exercise}: {exc}", param_hint="the course file's due") from None
     gpu_ids = _parse_gpus(gpus, detect=not (executor_name == "ray" and address))
     workers_gpus = tuple(gpu for _ in range(kernels_per_gpu) for gpu in gpu_ids)
     given = overrides.limits.gpu_memory_mb
@@ -309,12 +277,12 @@ def grade_batch(
         spare_kernels=spare_kernels,
         roster=roster,
         starter_code=starter_code,
-        due=due_date,
-        due_by_exercise=due_by_exercise,
-        late_penalty=penalty,
+        due=late.due,
+        due_by_exercise=late.due_by_exercise,
+        late_penalty=late.penalty,
         timezone=timezone_name,
         late_from=cast("LateFrom", late_from),
-        recorded_times=recorded,
+        recorded_times=late.recorded,
         recorded_from=times_path.name if times_path is not None else "",
         overrides_file=overrides_file,
     )
@@ -323,10 +291,13 @@ def grade_batch(
         raise click.UsageError(f"no submissions (.ipynb or .py) found in {target}")
     console = Console(stderr=True, highlight=False)
     workers, why = (jobs, f"{jobs} workers (-j)") if jobs else batch_view.default_workers()
-    executor: Executor
     if executor_name == "ray":
-        executor = RayExecutor(address, workers, workers_gpus)
+        from grader.batch.executors import RayExecutor
+
+        executor: Executor = RayExecutor(address, workers, workers_gpus)
     elif executor_name == "slurm":
+        from grader.batch.executors import SlurmExecutor
+
         executor = SlurmExecutor(
             out_dir / ".slurm",
             partition=slurm_partition,
@@ -335,23 +306,119 @@ def grade_batch(
             parallelism=workers,
         )
     else:
-        from grader.sandbox.factory import factory_problem
+        executor = _local_executor(console, workers, why, workers_gpus, factory, spare_kernels)
+    _run_and_report(found, settings, executor, console)
 
-        problem = factory_problem() if factory is not False else None
-        forks = factory is not False and problem is None
-        if factory and problem is not None:
-            console.print(plain_text(f"kernels are launched, not forked: {problem}"))
-        spares = (
-            (not forks and spare_kernels_by_default(workers, workers_gpus))
-            if spare_kernels is None
-            else spare_kernels
-        )
-        executor = LocalExecutor(workers, workers_gpus, spare_kernels=spares, factory=forks)
-        console.print(
-            f"grading with {why}"
-            if not workers_gpus
-            else f"grading with one worker per GPU slot: {', '.join(workers_gpus)}"
-        )
+
+@dataclass(frozen=True)
+class _LateOptions:
+    """The late options as the batch reads them: due dates in the course's zone, recorded times, penalty."""
+
+    due: datetime | None
+    due_by_exercise: dict[str, datetime]
+    recorded: dict[str, datetime]
+    penalty: Penalty | None
+
+
+def _course_file_choice(
+    rubric_path: Path | None, rubric_for: tuple[RubricFor, ...]
+) -> tuple[Path | None, tuple[RubricFor, ...]]:
+    """Which of --rubric and --rubric-for applies when a course file gave one and the command line the other."""
+    ctx = click.get_current_context()
+    if "course_error" in ctx.meta:
+        raise ctx.meta["course_error"]
+    course = ctx.meta.get("course")
+    if course is None:
+        return rubric_path, rubric_for
+    Console(stderr=True, highlight=False).print(plain_text(f"options from {course.path}"))
+    source = click.core.ParameterSource
+    if rubric_path is not None and ctx.get_parameter_source("rubric_for") is source.DEFAULT_MAP:
+        rubric_for = ()  # --rubric typed here replaces the course file's rubric_for
+    if rubric_for and ctx.get_parameter_source("rubric_path") is source.DEFAULT_MAP:
+        rubric_path = None  # --rubric-for typed here replaces the course file's rubric
+    return rubric_path, rubric_for
+
+
+def _late_options(
+    due: str | None, timezone_name: str, times_path: Path | None, late_penalty: str | None
+) -> _LateOptions:
+    """--due, --timezone, --submissions-times, --late-penalty and the course file's per-exercise due dates."""
+    from grader.outputs.roster import read_submission_times
+    from grader.rubric.late import parse_due, parse_penalty, parse_zone
+
+    try:
+        zone = parse_zone(timezone_name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    try:
+        due_date = parse_due(due, zone) if due is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--due") from None
+    recorded = read_submission_times(times_path) if times_path is not None else {}
+    try:
+        penalty = parse_penalty(late_penalty) if late_penalty is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--late-penalty") from None
+    course = click.get_current_context().meta.get("course")
+    due_by_exercise = {}
+    for exercise, text in (course.due_by_exercise() if course is not None else {}).items():
+        try:
+            due_by_exercise[exercise] = parse_due(text, zone)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exercise}: {exc}", param_hint="the course file's due") from None
+    return _LateOptions(due_date, due_by_exercise, recorded, penalty)
+
+
+def _starter_code(starter_path: Path | None) -> tuple[str, ...]:
+    """The cells of the notebook the class was handed (--starter), set aside by the similarity flags."""
+    from grader.grading.submission import load_submission
+
+    if starter_path is None:
+        return ()
+    try:
+        return tuple(cell.source for cell in load_submission(starter_path).cells)
+    except GradingError as exc:
+        raise click.BadParameter(exc.message, param_hint="--starter") from None
+
+
+def _local_executor(
+    console: Console,
+    workers: int,
+    why: str,
+    workers_gpus: tuple[str, ...],
+    factory: bool | None,
+    spare_kernels: bool | None,
+) -> Executor:
+    """The process pool on this machine: forked kernels where the factory can run, spares where they pay."""
+    from grader.batch.engine import spare_kernels_by_default
+    from grader.batch.executors import LocalExecutor
+    from grader.sandbox.factory import factory_problem
+
+    problem = factory_problem() if factory is not False else None
+    forks = factory is not False and problem is None
+    if factory and problem is not None:
+        console.print(plain_text(f"kernels are launched, not forked: {problem}"))
+    spares = (
+        (not forks and spare_kernels_by_default(workers, workers_gpus))
+        if spare_kernels is None
+        else spare_kernels
+    )
+    console.print(
+        f"grading with {why}"
+        if not workers_gpus
+        else f"grading with one worker per GPU slot: {', '.join(workers_gpus)}"
+    )
+    return LocalExecutor(workers, workers_gpus, spare_kernels=spares, factory=forks)
+
+
+def _run_and_report(
+    found: list[Found], settings: BatchSettings, executor: Executor, console: Console
+) -> None:
+    """Run the batch under the progress view, then the closing lines; exit with the batch's code (130 if stopped)."""
+    import signal
+
+    from grader.batch.engine import run_batch
+    from grader.cli import batch_view
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -364,12 +431,14 @@ def grade_batch(
     except KeyboardInterrupt:
         from grader.batch.store import ResultStore
 
-        kept = ResultStore(out_dir).kept()
+        kept = ResultStore(settings.out_dir).kept()
         view.say(
-            plain_text(f"interrupted: {kept} results are kept in {out_dir}; run again to grade the rest")
+            plain_text(
+                f"interrupted: {kept} results are kept in {settings.out_dir}; run again to grade the rest"
+            )
         )
         sys.exit(INTERRUPTED)
-    lines = batch_view.closing_lines(summary, str(out_dir / "index.html"))
+    lines = batch_view.closing_lines(summary, str(settings.out_dir / "index.html"))
     Console(highlight=False).print(plain_text(lines[0]), soft_wrap=True)
     for line in lines[1:]:
         view.say(plain_text(line))

@@ -120,7 +120,7 @@ def run_submission(
         import_keras=import_keras,
     )
     runner = _Runner(submission, recipe, prelude=prelude)
-    finished = kernels.run(
+    finished = kernels.run_on_loop(
         runner.run(workspace, [submission.path, *files], variables, input_shape, sandbox_note=problem)
     )
     return runner.result(finished, workspace / "artifacts")

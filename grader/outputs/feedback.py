@@ -169,7 +169,10 @@ def render_feedback(out_dir: Path, entries: Sequence[BatchEntry], *, released: d
             continue  # stems are made safe upstream; a page never lands outside the folder
         result = _result(out_dir, entry)
         if result is not None:
-            page = render_html(released_view(result) if released else result, student_view=True)
+            shown = released_view(result) if released else result
+            page = with_class_final_score(
+                render_html(shown, student_view=True), shown, out_dir / f"{entry.stem}.html"
+            )
         elif entry.failure is not None:
             page = failure_page(entry.failure)
         else:
@@ -182,6 +185,25 @@ def render_feedback(out_dir: Path, entries: Sequence[BatchEntry], *, released: d
             with contextlib.suppress(OSError):
                 stale.unlink()
     return HandedBack(folder=folder, files=tuple(written), released_at=released)
+
+
+def with_class_final_score(page: str, shown: Mapping[str, Any], report: Path) -> str:
+    """The student's page with the final score the class outputs wrote into their full report.
+
+    The final score (late penalty, overrides, manual points) is what the LMS gets, so the page a
+    student is handed back says it too. Only where the page withholds no check: a total over every
+    check would tell a student how their hidden checks went.
+    """
+    from grader.render.report import final_block_of, with_final_block
+    from grader.render.visibility import withheld_count
+
+    if withheld_count(shown["checks"]):
+        return page
+    try:
+        block = final_block_of(report.read_text(encoding="utf-8"))
+    except OSError:
+        return page
+    return with_final_block(page, block) if block is not None else page
 
 
 def released_view(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -670,86 +670,7 @@ def write_junit(rows: Sequence[Row], path: Path, context: ClassContext | None = 
     totals: Counter[str] = Counter()
     for row in rows:
         suite = ET.SubElement(root, "testsuite", name=_xml_text(row.stem))
-        counts: Counter[str] = Counter()
-        if row.result is None:
-            assert row.failure is not None
-            case = ET.SubElement(suite, "testcase", classname=_xml_text(row.stem), name="grade", time="0")
-            error = ET.SubElement(
-                case, "error", message=_xml_text(row.failure.message), type=row.failure.kind
-            )
-            error.text = _xml_text(row.failure.hint)
-            counts.update(tests=1, errors=1)
-            suite.set("time", "0")
-        else:
-            result = row.result
-            suite.set("time", f"{result['run']['duration_s']:.3f}")
-            properties = ET.SubElement(suite, "properties")
-            final = final_of(row, context)
-            score = "" if final.final is None else f"{final.final:g}/{final.maximum or 0:g}"
-            raw = "" if row.unmeasured is not None else f"{result['score']:g}/{result['max_score']:g}"
-            for name, value in (
-                ("exercise", result["exercise"]),
-                ("status", row.status),
-                ("score", score),
-                ("raw_score", raw),
-                ("late", final.lateness.describe() if final.lateness is not None else ""),
-                ("overrides", final.describe_overrides()),
-                ("device", result["run"]["device"]),
-            ):
-                ET.SubElement(properties, "property", name=name, value=_xml_text(str(value)))
-            if row.unmeasured is not None:
-                case = ET.SubElement(
-                    suite,
-                    "testcase",
-                    classname=_xml_text(f"{result['exercise']}.{row.stem}"),
-                    name="measured",
-                )
-                ET.SubElement(
-                    case,
-                    "error",
-                    message=_xml_text(f"not measured: {row.unmeasured}"),
-                    type=unmeasured.STATUS,
-                )
-                counts.update(tests=1, errors=1)
-            for check in result["checks"]:
-                case = ET.SubElement(
-                    suite,
-                    "testcase",
-                    classname=_xml_text(f"{result['exercise']}.{row.stem}"),
-                    name=check["id"],
-                    time="0",
-                )
-                counts.update(tests=1)
-                detail = f"{check['points']:g}/{check['max_points']:g} points: {check['message']}"
-                edited = final.override_of(check["id"])
-                if edited is not None:
-                    detail = (
-                        f"{edited.points:g}/{edited.max_points:g} points (overridden from {edited.original:g}"
-                        f"{': ' + edited.comment if edited.comment else ''}); machine: {detail}"
-                    )
-                    ET.SubElement(case, "system-out").text = _xml_text(detail)
-                if check["status"] == "fail":
-                    ET.SubElement(case, "failure", message=_xml_text(detail), type="fail").text = _xml_text(
-                        _layer_differences(check)
-                    )
-                    counts.update(failures=1)
-                elif check["status"] == "error":
-                    ET.SubElement(case, "error", message=_xml_text(detail), type="error")
-                    counts.update(errors=1)
-                elif check["status"] == "skipped":
-                    ET.SubElement(case, "skipped", message=_xml_text(detail))
-                    counts.update(skipped=1)
-            for manual in final.manual if final.graded else ():
-                case = ET.SubElement(
-                    suite,
-                    "testcase",
-                    classname=_xml_text(f"{result['exercise']}.{row.stem}"),
-                    name=manual.label,
-                )
-                counts.update(tests=1)
-                got = "not entered" if manual.points is None else f"{manual.points:g}"
-                text = f"{got}/{manual.max_points:g} points (manual){': ' + manual.comment if manual.comment else ''}"
-                ET.SubElement(case, "system-out").text = _xml_text(text)
+        counts = _junit_failure(suite, row) if row.result is None else _junit_graded(suite, row, context)
         for name in ("tests", "failures", "errors", "skipped"):
             suite.set(name, str(counts[name]))
         totals.update(counts)
@@ -757,6 +678,80 @@ def write_junit(rows: Sequence[Row], path: Path, context: ClassContext | None = 
         root.set(name, str(totals[name]))
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _junit_failure(suite: ET.Element, row: Row) -> Counter[str]:
+    """A submission that could not be graded: one error case, saying why."""
+    assert row.failure is not None
+    case = ET.SubElement(suite, "testcase", classname=_xml_text(row.stem), name="grade", time="0")
+    error = ET.SubElement(case, "error", message=_xml_text(row.failure.message), type=row.failure.kind)
+    error.text = _xml_text(row.failure.hint)
+    suite.set("time", "0")
+    return Counter(tests=1, errors=1)
+
+
+def _junit_graded(suite: ET.Element, row: Row, context: ClassContext) -> Counter[str]:
+    """A graded submission: its scores as properties, a case per check and per manual item."""
+    result = row.result
+    assert result is not None
+    suite.set("time", f"{result['run']['duration_s']:.3f}")
+    properties = ET.SubElement(suite, "properties")
+    final = final_of(row, context)
+    score = "" if final.final is None else f"{final.final:g}/{final.maximum or 0:g}"
+    raw = "" if row.unmeasured is not None else f"{result['score']:g}/{result['max_score']:g}"
+    for name, value in (
+        ("exercise", result["exercise"]),
+        ("status", row.status),
+        ("score", score),
+        ("raw_score", raw),
+        ("late", final.lateness.describe() if final.lateness is not None else ""),
+        ("overrides", final.describe_overrides()),
+        ("device", result["run"]["device"]),
+    ):
+        ET.SubElement(properties, "property", name=name, value=_xml_text(str(value)))
+    classname = _xml_text(f"{result['exercise']}.{row.stem}")
+    counts: Counter[str] = Counter()
+    if row.unmeasured is not None:
+        case = ET.SubElement(suite, "testcase", classname=classname, name="measured")
+        ET.SubElement(
+            case, "error", message=_xml_text(f"not measured: {row.unmeasured}"), type=unmeasured.STATUS
+        )
+        counts.update(tests=1, errors=1)
+    for check in result["checks"]:
+        counts.update(_junit_check(suite, classname, check, final))
+    for manual in final.manual if final.graded else ():
+        case = ET.SubElement(suite, "testcase", classname=classname, name=manual.label)
+        counts.update(tests=1)
+        got = "not entered" if manual.points is None else f"{manual.points:g}"
+        text = f"{got}/{manual.max_points:g} points (manual){': ' + manual.comment if manual.comment else ''}"
+        ET.SubElement(case, "system-out").text = _xml_text(text)
+    return counts
+
+
+def _junit_check(suite: ET.Element, classname: str, check: dict[str, Any], final: FinalScore) -> Counter[str]:
+    """One check's case: its points and message, an override's note, and its failure, error or skip."""
+    case = ET.SubElement(suite, "testcase", classname=classname, name=check["id"], time="0")
+    counts: Counter[str] = Counter(tests=1)
+    detail = f"{check['points']:g}/{check['max_points']:g} points: {check['message']}"
+    edited = final.override_of(check["id"])
+    if edited is not None:
+        detail = (
+            f"{edited.points:g}/{edited.max_points:g} points (overridden from {edited.original:g}"
+            f"{': ' + edited.comment if edited.comment else ''}); machine: {detail}"
+        )
+        ET.SubElement(case, "system-out").text = _xml_text(detail)
+    if check["status"] == "fail":
+        ET.SubElement(case, "failure", message=_xml_text(detail), type="fail").text = _xml_text(
+            _layer_differences(check)
+        )
+        counts.update(failures=1)
+    elif check["status"] == "error":
+        ET.SubElement(case, "error", message=_xml_text(detail), type="error")
+        counts.update(errors=1)
+    elif check["status"] == "skipped":
+        ET.SubElement(case, "skipped", message=_xml_text(detail))
+        counts.update(skipped=1)
+    return counts
 
 
 def _layer_differences(check: dict[str, Any]) -> str:

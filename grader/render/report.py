@@ -152,18 +152,29 @@ def write_final_block(report: Path, final: Any) -> None:
     HTML-escaped, so `<!--` never appears in it; a report without the markers (an older grader's)
     gets the block before `</body>`.
     """
-    page = report.read_text(encoding="utf-8")
-    block = render_final_block(final)
-    start = page.find(FINAL_BEGIN)
-    end = page.find(FINAL_END, start)
-    if start >= 0 and end >= 0:
-        page = page[:start] + block + page[end + len(FINAL_END) :]
-    else:
-        cut = page.rfind("</body>")
-        page = page[:cut] + block + "\n" + page[cut:] if cut >= 0 else page + block
+    page = with_final_block(report.read_text(encoding="utf-8"), render_final_block(final))
     partial = report.with_name(report.name + ".partial")
     partial.write_text(page, encoding="utf-8")
     partial.replace(report)
+
+
+def with_final_block(page: str, block: str) -> str:
+    """`page` with `block` (a rendered final-score section, markers included) in the place left for it."""
+    start = page.find(FINAL_BEGIN)
+    end = page.find(FINAL_END, start)
+    if start >= 0 and end >= 0:
+        return page[:start] + block + page[end + len(FINAL_END) :]
+    cut = page.rfind("</body>")
+    return page[:cut] + block + "\n" + page[cut:] if cut >= 0 else page + block
+
+
+def final_block_of(page: str) -> str | None:
+    """The final-score section the batch wrote into a report (markers included), or None if it has none."""
+    start = page.find(FINAL_BEGIN)
+    end = page.find(FINAL_END, start)
+    if start < 0 or end < 0 or end == start + len(FINAL_BEGIN):
+        return None
+    return page[start : end + len(FINAL_END)]
 
 
 def plain(value: object, style: str = "") -> Text:

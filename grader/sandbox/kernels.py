@@ -151,7 +151,7 @@ class _Spares:
 _state = _Spares()
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
+def run_on_loop(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to completion on this process's kernel loop.
 
     Tasks it leaves behind (nbclient's output polls after a timeout) are cancelled, and the signal

@@ -68,11 +68,11 @@ __all__ = [
     "by_default",
     "enable",
     "factory_problem",
+    "fork_kernel",
     "forkable",
-    "launch",
     "metadata",
     "plan_for",
-    "shared",
+    "process_factory",
 ]
 
 PROVISIONER = "grader-factory"
@@ -218,7 +218,7 @@ def enable() -> str | None:
     problem = factory_problem()
     if problem is None:
         kernels.fork_with(lambda spec: metadata() if forkable(spec) is None else None)
-        shared()
+        process_factory()
     return problem
 
 
@@ -443,7 +443,7 @@ _shared: Factory | None = None
 _shared_lock = threading.Lock()
 
 
-def shared() -> Factory:
+def process_factory() -> Factory:
     """This process's factory, started on first use (and again if its template died)."""
     global _shared
     with _shared_lock:
@@ -595,7 +595,7 @@ class FactoryProvisioner(LocalProvisioner):
 
     async def _fork(self, spec: command.SandboxSpec, kwargs: dict[str, Any]) -> None:
         order = {"plan": plan_for(spec)}
-        factory = shared()
+        factory = process_factory()
         if differences := factory.differences(order["plan"]["env"]):
             raise FactoryError(
                 f"the kernel's environment differs from the template's in {', '.join(differences)}"
@@ -663,7 +663,7 @@ def by_default() -> Iterator[None]:
         provisioners.default_provisioner_name = saved
 
 
-async def launch(recipe: kernels.KernelRecipe, folder: Path) -> kernels.StartedKernel:
+async def fork_kernel(recipe: kernels.KernelRecipe, folder: Path) -> kernels.StartedKernel:
     """`kernels.launch`, forking the kernel (FactoryError, and no kernel left running, where it could not)."""
     with by_default():
         kernel = await kernels.launch(recipe, folder)

@@ -218,14 +218,24 @@ def main(argv: list[str]) -> int:
     if os.getppid() != grader_pid:
         return 1
     control = socket.socket(fileno=control_fd)
+    if not _warm_up(control, preload="--no-preload" not in argv):
+        return 1
+    return _serve(control)
+
+
+def _warm_up(control: socket.socket, *, preload: bool) -> bool:
+    """Enter the kernels' view of the file system, import what every kernel imports, and say so.
+
+    False (after telling the grader why) when the sandbox's view could not be entered.
+    """
     started = time.monotonic()
     try:
         _enter_view(json.loads(control.recv(ORDER_BYTES)))
     except (OSError, ValueError, KeyError) as exc:
         control.send(json.dumps({"error": f"the template could not enter its sandbox: {exc}"}).encode())
-        return 1
+        return False
     environment = dict(os.environ)
-    if "--no-preload" not in argv:
+    if preload:
         for module in PRELOAD:
             __import__(module)
     _IMPORTED["environ"] = {k: v for k, v in os.environ.items() if environment.get(k) != v}
@@ -235,6 +245,11 @@ def main(argv: list[str]) -> int:
     # writing to (and so copying) their pages in each kernel.
     gc.freeze()
     control.send(json.dumps(_state(time.monotonic() - started)).encode())
+    return True
+
+
+def _serve(control: socket.socket) -> int:
+    """Fork a monitor per order until the control socket closes; reap each monitor as it exits."""
     # Reap each monitor as soon as it exits (a zombie would still show in the grader's process
     # lists): SIGCHLD wakes the loop through this pipe.
     woken, wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -265,33 +280,38 @@ def main(argv: list[str]) -> int:
                 ).encode()
             )
             continue
-        sys.stdout.flush()
-        sys.stderr.flush()
-        template = os.getpid()
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            _close_all(fds)
-            control.send(json.dumps({"error": f"fork: {exc}"}).encode())
-            continue
-        if pid == 0:
-            code = 1
-            try:
-                code = _monitor(bytes(buffer[:size]), fds, control, template)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        buffer[:size] = bytes(size)
+        _fork_monitor(control, buffer, size, fds)
+
+
+def _fork_monitor(control: socket.socket, buffer: bytearray, size: int, fds: list[int]) -> None:
+    """Fork the monitor that carries out one order, and hand the grader a pidfd of it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    template = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError as exc:
         _close_all(fds)
-        pidfd = os.pidfd_open(pid)
+        control.send(json.dumps({"error": f"fork: {exc}"}).encode())
+        return
+    if pid == 0:
+        code = 1
         try:
-            control.sendmsg(
-                [json.dumps({"pid": pid}).encode()],
-                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", pidfd))],
-            )
+            code = _monitor(bytes(buffer[:size]), fds, control, template)
+        except BaseException:
+            traceback.print_exc()
         finally:
-            os.close(pidfd)
+            os._exit(code)
+    buffer[:size] = bytes(size)
+    _close_all(fds)
+    pidfd = os.pidfd_open(pid)
+    try:
+        control.sendmsg(
+            [json.dumps({"pid": pid}).encode()],
+            [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", pidfd))],
+        )
+    finally:
+        os.close(pidfd)
 
 
 def _enter_view(plan: dict[str, Any]) -> None:
