@@ -161,7 +161,10 @@ def test_a_self_check_with_the_student_rubric_runs_unsandboxed_and_says_it_is_no
     assert checked.result["self_check"] is True and checked.result["run"]["sandboxed"] is False
     statuses = {c["id"]: (c["status"], c["visibility"]) for c in checked.result["checks"]}
     # Published without its answers (the settings), the layer check is only partly checked: no points.
-    assert statuses["conv-layer"] == ("skipped", "visible") and statuses["secret-size"] == ("skipped", "hidden")
+    assert statuses["conv-layer"] == ("skipped", "visible") and statuses["secret-size"] == (
+        "skipped",
+        "hidden",
+    )
     conv = next(c for c in checked.result["checks"] if c["id"] == "conv-layer")
     assert conv["message"].startswith("partly checked") and conv["max_points"] == 0
     assert "warning:" not in checked.stderr
