@@ -29,6 +29,7 @@ import traceback
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +42,8 @@ from grader.rubric.model import LoadedRubric, parse_rubric
 
 if TYPE_CHECKING:
     from grader.grading.grade import Overrides
+    from grader.rubric.late import Lateness
+    from grader.rubric.model import Rubric
 
 OutputFormat = Literal["html", "md", "text"]
 ROOT_VARIABLE = "AUTOGRADER_ROOT"
@@ -357,7 +360,9 @@ def grade_for_gradescope(
     """Grade the submission and write results.json, whatever happens; returns what was written."""
     from grader.grading.grade import grade_submission
     from grader.grading.submission import load_submission
+    from grader.outputs.final_score import compute
     from grader.outputs.gradebook import Row, gradescope_results
+    from grader.render.visibility import withheld_count
     from grader.result import Failure
     from grader.rubric.model import load_rubric
 
@@ -368,7 +373,16 @@ def grade_for_gradescope(
         submission = load_submission(path)
         graded = grade_submission(submission, loaded, overrides)
         result = json.loads(graded.to_json())
-        results = gradescope_results(Row(submission.stem, path.name, result, None))
+        row = Row(submission.stem, path.name, result, None)
+        lateness = gradescope_lateness(loaded.rubric, submission_dir.parent / METADATA_FILE)
+        final = (
+            compute(
+                row.stem, result, row.status, lateness=lateness, withheld=withheld_count(result["checks"])
+            )
+            if lateness is not None
+            else None
+        )
+        results = gradescope_results(row, final)
         if output_format != "text":
             results["output"] = feedback(result, output_format)
             results["output_format"] = output_format
@@ -391,6 +405,35 @@ def grade_for_gradescope(
     partial.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, results_path)
     return results
+
+
+METADATA_FILE = "submission_metadata.json"
+"""Gradescope's own record of the upload, beside the submission folder (never in it: not the student's)."""
+MAX_METADATA_BYTES = 1 << 20
+
+
+def gradescope_lateness(rubric: Rubric, metadata: Path) -> Lateness | None:
+    """How late the upload was by Gradescope's clock (`created_at`), under the rubric's `late:` penalty.
+
+    The due date is the rubric's (a date without an offset read in UTC), else the assignment's as
+    Gradescope records it. File times in the submission are the student's and are never read.
+    None when the rubric sets no penalty, or the record is missing or unreadable.
+    """
+    from grader.rubric.late import LatePolicy, assess, in_zone, parse_instant
+
+    if rubric.late is None or rubric.late.penalty is None:
+        return None
+    try:
+        with metadata.open("rb") as handle:
+            record = json.loads(handle.read(MAX_METADATA_BYTES))
+        submitted = parse_instant(str(record["created_at"]))
+        due = rubric.late.due
+        if due is None:
+            due = parse_instant(str(record["assignment"]["due_date"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    policy = LatePolicy(due=in_zone(due, UTC), penalty=rubric.late.penalty)
+    return assess(policy, submitted, source="Gradescope")
 
 
 def _formatted_failure(results: dict[str, Any], output_format: OutputFormat) -> dict[str, Any]:
