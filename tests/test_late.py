@@ -24,7 +24,6 @@ from grader.batch.engine import BatchSettings, submission_times
 from grader.grading.grade import Overrides
 from grader.outputs.gradebook import BatchEntry, SubmissionTimes, write_class_outputs
 from grader.outputs.roster import RosterError, read_roster, read_submission_times
-from grader.result import GradeResult
 from grader.rubric.late import (
     Extension,
     LatePolicy,
@@ -38,34 +37,10 @@ from grader.rubric.late import (
 )
 from grader.rubric.model import parse_rubric
 from tests.conftest import REPO
+from tests.test_roster import graded
 
 DUE = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
 RUBRIC = (REPO / "rubrics" / "conv-dims.yaml").read_text(encoding="utf-8")
-
-
-def graded(submission: str, score: float) -> GradeResult:
-    return GradeResult.model_validate(
-        {
-            "submission": submission,
-            "exercise": "conv-dims",
-            "title": "Dimensionality of a convolutional layer",
-            "rubric": "rubrics/conv-dims.yaml",
-            "score": score,
-            "max_score": 5,
-            "checks": [
-                {
-                    "id": "conv-layer",
-                    "kind": "layers",
-                    "status": "pass",
-                    "points": score,
-                    "max_points": 5,
-                    "message": "ok",
-                }
-            ],
-            "run": {"duration_s": 1.0, "device": "CPU", "sandboxed": True, "failing_cells": [], "cells": []},
-            "grader_version": "test",
-        }
-    )
 
 
 def write_results(out: Path, stems: dict[str, float]) -> list[BatchEntry]:
