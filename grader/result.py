@@ -100,6 +100,10 @@ class LayerRow(Frozen):
         default=None,
         description='For a "follows" row: the position of the charged row its difference follows from.',
     )
+    accepted: str | None = Field(
+        default=None,
+        description="The other spelling this row was matched in, that the rubric's `accept:` declares equivalent.",
+    )
 
     @property
     def charged(self) -> bool:
@@ -108,10 +112,12 @@ class LayerRow(Frozen):
 
     @model_serializer(mode="wrap")
     def _without_unset_follows(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Rows that follow from nothing serialise as before, so results written earlier keep their shape."""
+        """Rows that follow from nothing and accept no other spelling serialise as before, so results
+        written earlier keep their shape."""
         data: dict[str, Any] = handler(self)
-        if data.get("follows_from") is None:
-            data.pop("follows_from", None)
+        for key in ("follows_from", "accepted"):
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 

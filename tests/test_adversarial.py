@@ -4,8 +4,10 @@ Each sample under submissions/hostile/ (prefixes fp-, leak-, hang-, esc-, crash-
 names/ folder) attacks the grader, not the sandbox: what the kernel leaves behind in the artifacts
 folder, the model file's computation graph, the numbers the report prints, the terminal, the
 batch. Each false-pass attack has an honest twin in submissions/hostile/twins/ (the same visible
-network, no trick) and may not score more than it. Most samples are graded in one `grade batch`;
-those whose time, exit code or environment is the point get a `grade` of their own (two at a time).
+network, no trick) and may not score more than it. Most samples are graded in one `grade batch`,
+each under its rubric's limits (a sample that needs a limit of its own gets a rubric of its own,
+`--rubric-for`); those whose command's output, exit code or environment is the point get a `grade`
+of their own (two at a time).
 
 What the grader before the hardening (ca38eb9) did with each sample, observed by running it:
 
@@ -85,6 +87,7 @@ NAMES = HOSTILE / "names"
 EXTRA_RUBRIC = Path(__file__).parent / "adversarial" / "digits-mlp-accuracy.yaml"
 TIME_LIMIT_S = 120
 KILL_AFTER_S = 150
+SCAN_LIMIT_S = 30
 BATCH_LIMIT_S = 1500
 MAX_RESULT_BYTES = 2 * 1024 * 1024
 CLASSES = 10
@@ -109,6 +112,21 @@ FALSE_PASSES = (
     "fp-nested-add",
     "fp-nested-lookup",
 )
+MOVED = (
+    "crash-history-keys",
+    "hang-fifo-model",
+    "hang-fifo-facts",
+    "hang-symlink-fifo",
+    "hang-symlink-device",
+    "hang-sparse-model",
+    "hang-probe-stall",
+    "hang-slow-scan",
+    "hang-slow-scan-lines",
+    "esc-memory-thread",
+    "esc-memory-hook",
+)
+"""Samples that once had a `grade` of their own: what they attack is the grading of one student
+(its time bound: `graded_in_time`), not the command, so the batch grades them."""
 IN_BATCH = (
     *FALSE_PASSES,
     *(f"twins/{name}-twin" for name in FALSE_PASSES),
@@ -123,7 +141,20 @@ IN_BATCH = (
     "esc-model-symlink-environ",
     "esc-keras-zip-traversal",
     "esc-keras-zip-amplify",
+    *MOVED,
 )
+BATCH_LIMITS = {"timeout": 240, "cell_timeout": 90}
+"""The limits the batch grades under, set in every rubric of its copy of the rubrics (limits on the
+command line would override the per-sample rubrics' own)."""
+OWN_LIMITS: dict[str, dict[str, int]] = {
+    "hang-sparse-model": {"disk_mb": 2048},
+    "hang-probe-stall": {"timeout": 60, "cell_timeout": 30},
+    "esc-memory-thread": {"memory_mb": 1000},
+    "esc-memory-hook": {"memory_mb": 1000},
+}
+"""Samples graded in the batch by a copy of their rubric with these limits on top of BATCH_LIMITS:
+the sparse file needs room to be written, the stalled probe meets the probe's 30 s floor
+(`min(cell_timeout, timeout)`), the memory attacks a 1000 MB limit the report must name."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,6 +246,39 @@ def stem_of(name: str) -> str:
 # One batch for most samples
 
 
+def write_with_limits(
+    source: Path, target: Path, limits: dict[str, int], exercise: str | None = None
+) -> None:
+    """The rubric at `source`, `limits` set in its `limits:` as the command line's options would set
+    them (its other limits kept), and its exercise id replaced by `exercise`, at `target`."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    rubric = yaml.load(source.read_text(encoding="utf-8"))
+    rubric["limits"] = {**(rubric.get("limits") or {}), **limits}
+    if exercise is not None:
+        rubric["exercise"] = exercise
+        rubric["title"] = f"{rubric['title']} ({exercise})"
+    with target.open("w", encoding="utf-8") as handle:
+        yaml.dump(rubric, handle)
+
+
+def batch_rubrics(rubrics_dir: Path, root: Path) -> tuple[Path, list[str]]:
+    """The rubrics under BATCH_LIMITS, a copy of its rubric per OWN_LIMITS sample, and the
+    `--rubric-for` options that route each such sample to its copy."""
+    folder = root / "rubrics"
+    shutil.copytree(rubrics_dir, folder)
+    for path in folder.glob("*.yaml"):
+        write_with_limits(path, path, BATCH_LIMITS)
+    routes = []
+    for name, limits in OWN_LIMITS.items():
+        exercise = re.search(r"^# grader: exercise=(\S+)$", sample(name).read_text(encoding="utf-8"), re.M)
+        assert exercise is not None, name
+        write_with_limits(folder / f"{exercise[1]}.yaml", folder / f"adv-{name}.yaml", limits, f"adv-{name}")
+        routes += ["--rubric-for", f"{name}.py=adv-{name}"]
+    return folder, routes
+
+
 @pytest.fixture(scope="module")
 def batch(rubrics_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The samples that need no run of their own, graded as one class (stems: the file names)."""
@@ -222,22 +286,11 @@ def batch(rubrics_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     (root / "class").mkdir()
     for name in IN_BATCH:
         shutil.copy(sample(name), root / "class" / f"{stem_of(name)}.py")
+    rubrics, routes = batch_rubrics(rubrics_dir, root)
     return run_cli(
-        "batch",
-        root / "class",
-        "--rubrics",
-        rubrics_dir,
-        "--out",
-        root / "out",
-        "-j",
-        "2",
-        "--cell-timeout",
-        "90",
-        "--timeout",
-        "240",
-        out_dir=root / "out",
-        limit=BATCH_LIMIT_S,
-    )
+        "batch", root / "class", "--rubrics", rubrics, "--out", root / "out", "-j", "2", *routes,
+        out_dir=root / "out", limit=BATCH_LIMIT_S,
+    )  # fmt: skip
 
 
 def graded(batch: Run, name: str) -> dict[str, Any]:
@@ -246,6 +299,23 @@ def graded(batch: Run, name: str) -> dict[str, Any]:
     error = batch.out_dir / f"{stem}.error.json"
     assert not error.exists(), error.read_text(encoding="utf-8")
     return batch.report(stem)
+
+
+def graded_in_time(batch: Run, name: str) -> dict[str, Any]:
+    """The sample's result, graded under its own rubric's limits and within TIME_LIMIT_S: the sum
+    of its stages, from asking for a kernel to writing the report (what a `grade` of its own did
+    within that bound, less the process's start)."""
+    result = graded(batch, name)
+    exercise = f"adv-{name}" if name in OWN_LIMITS else None
+    assert exercise is None or result["exercise"] == exercise, (result["exercise"], exercise)
+    stages = result["run"]["stages"]
+    seconds = sum(
+        value
+        for key, value in stages.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and not key.endswith("_mb")
+    )
+    assert seconds < TIME_LIMIT_S, f"{name} took {seconds:.0f} s: {stages}"
+    return result
 
 
 def check(result: dict[str, Any], check_id: str) -> dict[str, Any]:
@@ -425,17 +495,6 @@ SINGLES: dict[str, Job] = {
     "crash-markup-error": Job("crash-markup-error"),
     "crash-markup-answer": Job("crash-markup-answer"),
     "batch-device-markup": Job("batch-device-markup"),
-    "crash-history-keys": Job("crash-history-keys"),
-    "hang-fifo-model": Job("hang-fifo-model"),
-    "hang-fifo-facts": Job("hang-fifo-facts"),
-    "hang-symlink-fifo": Job("hang-symlink-fifo"),
-    "hang-symlink-device": Job("hang-symlink-device"),
-    "hang-sparse-model": Job("hang-sparse-model", ("--disk-mb", "2048")),
-    "hang-probe-stall": Job("hang-probe-stall", ("--timeout", "60")),
-    "hang-slow-scan": Job("hang-slow-scan"),
-    "hang-slow-scan-lines": Job("hang-slow-scan-lines"),
-    "esc-memory-thread": Job("esc-memory-thread", ("--memory-mb", "1000")),
-    "esc-memory-hook": Job("esc-memory-hook", ("--memory-mb", "1000")),
     "leak-environ-pid1": Job("leak-environ-pid1", unprivileged=True),
     "leak-environ-scan": Job("leak-environ-scan", unprivileged=True),
 }
@@ -521,7 +580,7 @@ def test_rich_markup_from_the_kernel_is_printed_as_text(singles: Singles, single
 
 
 @pytest.mark.parametrize(
-    ("single", "reason"),
+    ("attack", "reason"),
     [
         ("hang-fifo-model", "FIFO"),
         ("hang-fifo-facts", "FIFO"),
@@ -531,32 +590,40 @@ def test_rich_markup_from_the_kernel_is_printed_as_text(singles: Singles, single
     ],
 )
 def test_artifacts_that_could_hang_the_grader_are_refused_at_once(
-    singles: Singles, single: str, reason: str
+    batch: Run, attack: str, reason: str
 ) -> None:
-    assert_refused(finished(singles, single).report(single), reason)
+    assert_refused(graded_in_time(batch, attack), reason)
 
 
-def test_a_probe_that_never_returns_is_bounded_by_the_notebooks_own_limits(singles: Singles) -> None:
-    result = finished(singles, "hang-probe-stall").report("hang-probe-stall")
+def test_a_probe_that_never_returns_is_bounded_by_the_notebooks_own_limits(batch: Run) -> None:
+    result = graded_in_time(batch, "hang-probe-stall")
     assert any("probe" in note for note in all_notes(result)), all_notes(result)
 
 
-@pytest.mark.parametrize("single", ["hang-slow-scan", "hang-slow-scan-lines"])
-def test_a_long_source_is_scanned_in_time(singles: Singles, single: str) -> None:
-    result = finished(singles, single).report(single)
+@pytest.mark.parametrize("attack", ["hang-slow-scan", "hang-slow-scan-lines"])
+def test_a_long_source_is_scanned_in_time(batch: Run, attack: str) -> None:
+    """The scan runs after the kernel, outside the stages `graded_in_time` adds up: it is timed here
+    too, on the same file, as the grader runs it."""
+    result = graded_in_time(batch, attack)
     assert result["score"] == result["max_score"], [(c["id"], c["status"]) for c in result["checks"]]
+    from grader.grading import migration
+    from grader.grading.submission import load_submission
+
+    cells = load_submission(sample(attack)).cells
+    began = time.monotonic()
+    migration.scan(cells)
+    assert time.monotonic() - began < SCAN_LIMIT_S
 
 
-def test_thousands_of_history_keys_keep_the_report_small(singles: Singles) -> None:
-    run = finished(singles, "crash-history-keys")
-    run.report("crash-history-keys")
-    assert (run.out_dir / "crash-history-keys.json").stat().st_size < MAX_RESULT_BYTES
-    assert run.html("crash-history-keys").lower().startswith("<!doctype html>")
+def test_thousands_of_history_keys_keep_the_report_small(batch: Run) -> None:
+    graded_in_time(batch, "crash-history-keys")
+    assert (batch.out_dir / "crash-history-keys.json").stat().st_size < MAX_RESULT_BYTES
+    assert batch.html("crash-history-keys").lower().startswith("<!doctype html>")
 
 
-@pytest.mark.parametrize("single", ["esc-memory-thread", "esc-memory-hook"])
-def test_memory_used_in_the_graders_probe_is_stopped_and_named(singles: Singles, single: str) -> None:
-    result = finished(singles, single).report(single)
+@pytest.mark.parametrize("attack", ["esc-memory-thread", "esc-memory-hook"])
+def test_memory_used_in_the_graders_probe_is_stopped_and_named(batch: Run, attack: str) -> None:
+    result = graded_in_time(batch, attack)
     said = [*all_notes(result), *(cell.get("hint") or "" for cell in result["run"]["cells"])]
     assert any("1000 MB" in text for text in said), said
     assert all(c["status"] != "pass" for c in result["checks"] if c["id"] == "conv-layer")

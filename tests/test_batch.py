@@ -186,13 +186,19 @@ def test_usage_errors_are_reported_not_raised(tmp_path: Path) -> None:
 
 
 def test_changing_only_points_rescores_the_class_from_what_ran_with_no_kernel(
-    classroom: Path, tmp_path: Path
+    local_run: Graded, classroom: Path, tmp_path: Path
 ) -> None:
-    """The scoring key changed, the execution key did not: scored again from `.artifacts/`, same run facts."""
+    """The scoring key changed, the execution key did not: scored again from `.artifacts/`, same run facts.
+
+    Starts from a copy of the local run's out folder (the class graded with the same rubrics, in
+    rubrics/), graded again with a copy of the rubrics whose points alone differ.
+    """
     rubrics = Path(shutil.copytree(REPO / "rubrics", tmp_path / "rubrics"))
-    out = tmp_path / "reports"
-    first = batch(classroom, "-j", "2", "--rubrics", rubrics, out=out)
-    assert first.returncode == 0, first.stderr
+    out = Path(shutil.copytree(local_run.out_dir, tmp_path / "reports"))
+    unchanged = batch(classroom, "-j", "2", "--rubrics", rubrics, out=out)
+    assert "5 submissions: 0 graded, 0 rescored, 4 unchanged, 1 could not be graded" in unchanged.stdout, (
+        "the copied rubrics are the same rubrics: nothing is graded again"
+    )
     before = results(out)
     rubric = rubrics / "cifar10-cnn.yaml"
     rubric.write_text(

@@ -1,8 +1,9 @@
-"""Hostile submissions (submissions/hostile/), each graded through the real `grade` command.
+"""Hostile submissions (submissions/hostile/), graded together by one real `grade batch`.
 
 For each: the grade completes with a message that says what happened, in which cell and under
-which limit; no check passes that should not; and nothing outside the kernel's working folder
-changed. Limits are set small on the command line so that each test takes seconds.
+which limit; no check passes that should not; and nothing outside the kernels' working folders
+changed. Each sample is graded by a conv-dims rubric of its own (`--rubric-for`) whose limits are
+small, so that each takes seconds (limits on the command line would apply to every student).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +35,24 @@ from .conftest import GRADE, REPO, Graded
 HOSTILE = REPO / "submissions" / "hostile"
 LOOPBACK_PORT = 47613
 GUARDED = (REPO / "rubrics", REPO / "exercises", HOSTILE)
+BATCH_LIMIT_S = 900
+LIMITS: dict[str, dict[str, int]] = {
+    "infinite-loop": {"cell_timeout": 3},
+    "unstoppable-loop": {"cell_timeout": 3},
+    "memory-bomb": {"memory_mb": 1000},
+    "fork-bomb": {"processes": 64, "cell_timeout": 20},
+    "output-flood": {"output_kb": 16},
+    "network": {},
+    "read-secrets": {},
+    "fake-result": {},
+    "monkeypatch-keras": {},
+    "kill-own-kernel": {},
+    "delete-files": {},
+    "disk-filler": {"disk_mb": 20},
+    "privileges": {"processes": 100, "disk_mb": 30},
+}
+"""Each sample's limits, set in its own copy of conv-dims (exercise `hostile-NAME`) over that
+rubric's own; delete-files's copy is the victim rubric outside the rubrics folder."""
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +60,8 @@ pytestmark = pytest.mark.slow
 @dataclass(frozen=True)
 class HostileRun:
     graded: Graded
-    grader_pid: int
+    kernel_uids: frozenset[int]
+    """Every uid the batch's grader processes give their kernels (`enforce.uid_of`)."""
 
     @property
     def result(self) -> dict[str, Any]:
@@ -61,49 +84,170 @@ def fingerprint(folders: tuple[Path, ...]) -> dict[str, str]:
     return prints
 
 
-@pytest.fixture
-def hostile(tmp_path: Path) -> Iterator[Any]:
+def write_with_limits(source: Path, target: Path, limits: dict[str, int], exercise: str) -> None:
+    """The rubric at `source`, `limits` set in its `limits:` as the command line's options would set
+    them (its other limits kept), and its exercise id replaced by `exercise`, at `target`."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    rubric = yaml.load(source.read_text(encoding="utf-8"))
+    rubric["limits"] = {**(rubric.get("limits") or {}), **limits}
+    rubric["exercise"] = exercise
+    rubric["title"] = f"{rubric['title']} ({exercise})"
+    with target.open("w", encoding="utf-8") as handle:
+        yaml.dump(rubric, handle)
+
+
+@dataclass
+class Batch:
+    """The one batch: its process, the pids of its grader processes, what changed around it."""
+
+    root: Path
+    returncode: int | None
+    stdout: str
+    stderr: str
+    pids: set[int]
+    changed: set[str]
+    new_in_tmp: set[str]
+    victims: list[Path]
+    accepted: list[bytes]
+
+    @property
+    def out_dir(self) -> Path:
+        return self.root / "reports"
+
+    def kernel_uids(self) -> frozenset[int]:
+        return frozenset(
+            enforce.uid_of(pid, slot) for pid in self.pids for slot in range(enforce.UIDS_PER_PROCESS)
+        )
+
+
+def listen(server: socket.socket, stop: threading.Event, accepted: list[bytes]) -> None:
+    """Accept on the grader's loopback until `stop`, keeping what each connection sent."""
+    while not stop.is_set():
+        try:
+            connection, _ = server.accept()
+        except TimeoutError:
+            continue
+        accepted.append(connection.recv(100))
+        connection.close()
+
+
+def watch(pid: int, pids: set[int], stop: threading.Event) -> None:
+    """Collect the batch process and its descendants (the workers that launch the kernels)."""
+    while not stop.is_set():
+        try:
+            pids.update(child.pid for child in psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            return
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
+    """Every sample of LIMITS in one class, graded two at a time; nothing may change around it."""
     if bwrap_problem() is not None:
         pytest.skip(f"no sandbox here: {bwrap_problem()}")
-    """Grade a hostile submission; afterwards check that the files around it are as they were."""
-    before: dict[str, str] = {}
-    outside: set[str] = set()
-
-    def run(submission: Path | str, *flags: str) -> HostileRun:
-        before.update(fingerprint((*GUARDED, tmp_path)))
-        outside.update(os.listdir("/tmp"))
-        path = submission if isinstance(submission, Path) else HOSTILE / submission
-        out_dir = tmp_path / "reports"
-        command = [str(GRADE), str(path), "--out", str(out_dir), *flags]
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ | {"COLUMNS": "200"},
+    root = tmp_path_factory.mktemp("hostile")
+    folder, rubrics = root / "submissions", root / "rubrics"
+    folder.mkdir()
+    shutil.copytree(REPO / "rubrics", rubrics)
+    routes = []
+    for name, limits in LIMITS.items():
+        shutil.copy(HOSTILE / f"{name}.py", folder)
+        rubric = (
+            root / "grader-victim-rubric.yaml" if name == "delete-files" else rubrics / f"hostile-{name}.yaml"
         )
-        stdout, stderr = process.communicate(timeout=180)
-        graded = Graded(process.returncode, stdout, stderr, out_dir, path.stem)
-        assert graded.returncode == 0, graded.stderr
-        assert "Traceback" not in graded.stderr and "internal error" not in graded.stderr
-        return HostileRun(graded, process.pid)
+        write_with_limits(REPO / "rubrics" / "conv-dims.yaml", rubric, limits, f"hostile-{name}")
+        routes += ["--rubric-for", f"{name}.py={rubric if name == 'delete-files' else rubric.stem}"]
+    victims = [
+        root / "grader-victim-rubric.yaml",
+        folder / "grader-victim-next-to-submission.txt",
+        Path("/tmp") / f"grader-victim-{uuid.uuid4().hex}.txt",
+    ]
+    for victim in victims[1:]:
+        victim.write_text("still here")
+    before = fingerprint((*GUARDED, root))
+    outside = set(os.listdir("/tmp"))
+    accepted: list[bytes] = []
+    pids: set[int] = set()
+    stop = threading.Event()
+    command = [str(GRADE), "batch", str(folder), "--rubrics", str(rubrics), "--out", str(root / "reports")]
+    try:
+        with socket.create_server(("127.0.0.1", LOOPBACK_PORT), reuse_port=True) as server:
+            server.settimeout(0.5)
+            listener = threading.Thread(target=listen, args=(server, stop, accepted), daemon=True)
+            listener.start()
+            process = subprocess.Popen(
+                [*command, "-j", "2", *routes],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=os.environ | {"COLUMNS": "200"},
+                start_new_session=True,
+            )
+            pids.add(process.pid)
+            watcher = threading.Thread(target=watch, args=(process.pid, pids, stop), daemon=True)
+            watcher.start()
+            try:
+                stdout, stderr = process.communicate(timeout=BATCH_LIMIT_S)
+                code: int | None = process.returncode
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                stdout, stderr = process.communicate(timeout=30)
+                code = None
+            stop.set()
+            listener.join(timeout=5)
+            watcher.join(timeout=5)
+        after = fingerprint((*GUARDED, root))
+        changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+        yield Batch(
+            root=root,
+            returncode=code,
+            stdout=stdout,
+            stderr=stderr,
+            pids=pids,
+            changed={p for p in changed if not p.startswith(str(root / "reports"))},
+            new_in_tmp={n for n in set(os.listdir("/tmp")) - outside if "fake" in n or "victim" in n},
+            victims=victims,
+            accepted=accepted,
+        )
+    finally:
+        stop.set()
+        victims[-1].unlink(missing_ok=True)
 
-    yield run
-    after = fingerprint((*GUARDED, tmp_path))
-    changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-    assert {p for p in changed if not p.startswith(str(tmp_path / "reports"))} == set()
-    assert {name for name in set(os.listdir("/tmp")) - outside if "fake" in name or "victim" in name} == set()
+
+@pytest.fixture
+def hostile(batch: Batch) -> Any:
+    """A sample's result from the batch, after checking that the batch finished cleanly, graded it
+    under its own rubric, and that nothing outside the kernels' folders changed."""
+
+    def graded(name: str) -> HostileRun:
+        assert batch.returncode == 0, f"exit {batch.returncode}\n{batch.stderr[-3000:]}"
+        assert "Traceback" not in batch.stderr and "internal error" not in batch.stderr, batch.stderr[-3000:]
+        assert batch.changed == set()
+        assert batch.new_in_tmp == set()
+        error = batch.out_dir / f"{name}.error.json"
+        assert not error.exists(), error.read_text(encoding="utf-8")
+        run = HostileRun(
+            Graded(batch.returncode, batch.stdout, batch.stderr, batch.out_dir, name), batch.kernel_uids()
+        )
+        assert run.result["exercise"] == f"hostile-{name}", run.result["exercise"]
+        return run
+
+    return graded
 
 
 def leftover_kernel_processes(run: HostileRun) -> list[psutil.Process]:
-    """Processes still running as the kernel's uid (the grader runs it under its own when root)."""
-    uid = enforce.uid_of(run.grader_pid, 0)
-    return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+    """Processes still running as a kernel's uid of the batch (the grader runs each under its own when root)."""
+    return [
+        p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in run.kernel_uids
+    ]
 
 
 def test_infinite_loop_is_interrupted_and_later_cells_still_run(hostile: Any) -> None:
-    run = hostile("infinite-loop.py", "--cell-timeout", "3")
+    run = hostile("infinite-loop")
     loop = run.cell(3)
     assert loop["status"] == "timeout"
     assert "Stopped after 3 s (the per-cell time limit)" in loop["hint"]
@@ -114,7 +258,7 @@ def test_infinite_loop_is_interrupted_and_later_cells_still_run(hostile: Any) ->
 
 
 def test_loop_that_ignores_interrupts_ends_the_run_not_the_grader(hostile: Any) -> None:
-    run = hostile("unstoppable-loop.py", "--cell-timeout", "3")
+    run = hostile("unstoppable-loop")
     loop = run.cell(3)
     assert loop["status"] == "timeout"
     assert "did not respond after the interrupt; later cells did not run" in loop["hint"]
@@ -124,7 +268,7 @@ def test_loop_that_ignores_interrupts_ends_the_run_not_the_grader(hostile: Any) 
 
 
 def test_memory_bomb_stops_the_kernel_at_the_limit(hostile: Any) -> None:
-    run = hostile("memory-bomb.py", "--memory-mb", "1000")
+    run = hostile("memory-bomb")
     bomb = run.cell(3)
     assert bomb["status"] == "memory"
     assert "more than 1000 MB of memory" in bomb["hint"]
@@ -134,7 +278,7 @@ def test_memory_bomb_stops_the_kernel_at_the_limit(hostile: Any) -> None:
 
 
 def test_fork_bomb_is_contained_and_reported_as_the_process_limit(hostile: Any) -> None:
-    run = hostile("fork-bomb.py", "--processes", "64", "--cell-timeout", "20")
+    run = hostile("fork-bomb")
     bomb = run.cell(3)
     assert bomb["status"] == "died"
     assert "reaching the limit of 64" in bomb["hint"] and "os.fork" in bomb["hint"]
@@ -143,7 +287,7 @@ def test_fork_bomb_is_contained_and_reported_as_the_process_limit(hostile: Any) 
 
 
 def test_output_flood_is_truncated_with_a_note(hostile: Any) -> None:
-    run = hostile("output-flood.py", "--output-kb", "16")
+    run = hostile("output-flood")
     for number in (2, 3):
         cell = run.cell(number)
         assert cell["output_truncated"] is True
@@ -154,29 +298,10 @@ def test_output_flood_is_truncated_with_a_note(hostile: Any) -> None:
     assert len(run.graded.html) < 200_000
 
 
-def test_network_is_unreachable_even_on_the_graders_loopback(hostile: Any) -> None:
-    accepted: list[bytes] = []
-    with socket.create_server(("127.0.0.1", LOOPBACK_PORT), reuse_port=True) as server:
-        server.settimeout(0.5)
-        stop = threading.Event()
-
-        def listen() -> None:
-            while not stop.is_set():
-                try:
-                    connection, _ = server.accept()
-                except TimeoutError:
-                    continue
-                accepted.append(connection.recv(100))
-                connection.close()
-
-        listener = threading.Thread(target=listen, daemon=True)
-        listener.start()
-        try:
-            run = hostile("network.py")
-        finally:
-            stop.set()
-            listener.join(timeout=5)
-    assert accepted == [], "the kernel reached a server on the grader's loopback"
+def test_network_is_unreachable_even_on_the_graders_loopback(hostile: Any, batch: Batch) -> None:
+    """The server listened on the grader's loopback for the whole batch."""
+    run = hostile("network")
+    assert batch.accepted == [], "the kernel reached a server on the grader's loopback"
     output = run.cell(2)["output"]
     assert "'loopback': 'ConnectionRefusedError" in output or "'loopback': 'OSError" in output
     assert "'internet': 'URLError" in output
@@ -184,7 +309,7 @@ def test_network_is_unreachable_even_on_the_graders_loopback(hostile: Any) -> No
 
 
 def test_rubric_hidden_data_reports_and_other_submissions_are_invisible(hostile: Any) -> None:
-    run = hostile("read-secrets.py")
+    run = hostile("read-secrets")
     output = run.cell(2)["output"]
     found = output.split("FOUND ", 1)[1].split("\n", 1)[0]
     for secret in ("rubrics", "reports", "submissions", "exercises", "pytest-of"):
@@ -194,8 +319,8 @@ def test_rubric_hidden_data_reports_and_other_submissions_are_invisible(hostile:
     assert "READ" not in output and "checks:" not in output
 
 
-def test_fake_results_cannot_be_written_outside_the_working_folder(hostile: Any, tmp_path: Path) -> None:
-    run = hostile("fake-result.py")
+def test_fake_results_cannot_be_written_outside_the_working_folder(hostile: Any, batch: Batch) -> None:
+    run = hostile("fake-result")
     output = run.cell(2)["output"]
     written = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("WROTE")]
     assert written and all(path.startswith("/tmp/") for path in written), (
@@ -213,7 +338,7 @@ def test_fake_results_cannot_be_written_outside_the_working_folder(hostile: Any,
         Path("/tmp/fake-result.json"),
     ):
         assert not path.exists()
-    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+    assert sorted(p.name for p in batch.out_dir.iterdir() if "fake" in p.name) == [
         "fake-result.html",
         "fake-result.json",
     ]
@@ -222,7 +347,7 @@ def test_fake_results_cannot_be_written_outside_the_working_folder(hostile: Any,
 
 
 def test_monkeypatched_keras_cannot_pass_a_wrong_model(hostile: Any) -> None:
-    run = hostile("monkeypatch-keras.py")
+    run = hostile("monkeypatch-keras")
     assert "Total params: 80" in run.cell(3)["output"], "the lie was told in the kernel"
     assert run.status("conv-layer") == "fail"
     model = run.result["model"]
@@ -232,7 +357,7 @@ def test_monkeypatched_keras_cannot_pass_a_wrong_model(hostile: Any) -> None:
 
 
 def test_kernel_that_kills_itself_is_reported_and_cannot_kill_the_sandbox(hostile: Any) -> None:
-    run = hostile("kill-own-kernel.py")
+    run = hostile("kill-own-kernel")
     assert run.cell(2)["output"].count("DENIED") == 2, (
         "pid 1 and the parent belong to the sandbox, not the kernel"
     )
@@ -244,29 +369,16 @@ def test_kernel_that_kills_itself_is_reported_and_cannot_kill_the_sandbox(hostil
     assert all(c["status"] != "pass" for c in run.result["checks"])
 
 
-def test_deleting_everything_visible_touches_nothing_outside(hostile: Any, tmp_path: Path) -> None:
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    submission = Path(shutil.copy(HOSTILE / "delete-files.py", folder))
-    rubric = Path(shutil.copy(REPO / "rubrics" / "conv-dims.yaml", tmp_path / "grader-victim-rubric.yaml"))
-    victims = [
-        rubric,
-        folder / "grader-victim-next-to-submission.txt",
-        Path("/tmp") / f"grader-victim-{uuid.uuid4().hex}.txt",
-    ]
-    for victim in victims[1:]:
-        victim.write_text("still here")
-    try:
-        run = hostile(submission, "--rubric", str(rubric))
-        assert all(victim.exists() for victim in victims)
-        assert "DELETED []" in run.cell(2)["output"]
-        assert run.status("params-answer") == "pass" and run.status("height-answer") == "pass"
-    finally:
-        victims[-1].unlink(missing_ok=True)
+def test_deleting_everything_visible_touches_nothing_outside(hostile: Any, batch: Batch) -> None:
+    """Victims next to the submission, as its rubric (graded by it: `--rubric-for FILE`) and in /tmp."""
+    run = hostile("delete-files")
+    assert all(victim.exists() for victim in batch.victims)
+    assert "DELETED []" in run.cell(2)["output"]
+    assert run.status("params-answer") == "pass" and run.status("height-answer") == "pass"
 
 
 def test_disk_filler_meets_the_file_size_and_folder_limits(hostile: Any) -> None:
-    run = hostile("disk-filler.py", "--disk-mb", "20")
+    run = hostile("disk-filler")
     output = run.cell(2)["output"]
     assert "STOPPED huge.bin File too large" in output
     assert "STOPPED /tmp/huge.bin" in output
@@ -277,11 +389,14 @@ def test_disk_filler_meets_the_file_size_and_folder_limits(hostile: Any) -> None
 
 
 def test_kernel_runs_unprivileged_under_the_limits(hostile: Any) -> None:
-    run = hostile("privileges.py", "--processes", "100", "--disk-mb", "30")
+    run = hostile("privileges")
     output = run.cell(2)["output"]
     if os.geteuid() == 0:
-        uid = enforce.uid_of(run.grader_pid, 0)  # the first kernel a grader process launches
-        assert f"UID {uid} {uid}" in output
+        ids = re.search(r"^UID (\d+) (\d+)$", output, re.M)
+        assert ids is not None, output
+        uid = int(ids[1])
+        assert int(ids[2]) == uid and uid in run.kernel_uids, uid
+        assert (uid - enforce.uid_of(0, 0)) % enforce.UIDS_PER_PROCESS in enforce.KERNEL_SLOTS, uid
     assert "CapEff:\t0000000000000000" in output or "CapEff: 0000000000000000" in output
     assert f"NPROC 100 FSIZE {30 * 1024 * 1024}" in output
     assert output.count("DENIED") == 3 and "ALLOWED" not in output

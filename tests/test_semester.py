@@ -16,7 +16,10 @@ parsed back: gradebook.csv, junit.xml, canvas.csv, moodle.csv, final-scores.json
 Gradescope results.json, each student's report and their `feedback/<stem>.html`. Each says the
 final score reckoned here by hand, or no grade for the unreadable upload. Then the class is copied
 as a clone would be (every file time "now"; the originals are dated 2020) and graded again into a
-fresh out folder: the same final scores. `%grade` under nbclient is tested in tests/test_magic.py.
+fresh out folder holding only what ran the first time (each student's result, its key in `.keys/`
+and `.artifacts/`): every student is scored again from it (`--rescore`, no kernel: what ran does not
+depend on file times) and every class output is written anew from the clone's files: the same final
+scores. `%grade` under nbclient is tested in tests/test_magic.py.
 """
 
 from __future__ import annotations
@@ -147,13 +150,13 @@ def clone(root: Path, to: Path) -> Path:
     return to / "hw3"
 
 
-def run_batch(batch: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_batch(batch: Path, out: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], float]:
     """The real `grade batch` entry point, options from course.yaml; `overrides.csv` kept in the out folder."""
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     (out / "overrides.csv").write_text(OVERRIDES, encoding="utf-8")
     started = time.monotonic()
     done = subprocess.run(
-        [str(GRADE), "batch", str(batch), "--out", str(out), "-j", "2"],
+        [str(GRADE), "batch", str(batch), "--out", str(out), "-j", "2", *options],
         cwd=batch.parent.parent,
         capture_output=True,
         text=True,
@@ -162,6 +165,23 @@ def run_batch(batch: Path, out: Path) -> tuple[subprocess.CompletedProcess[str],
         check=False,
     )
     return done, time.monotonic() - started
+
+
+def what_ran(out: Path, to: Path) -> Path:
+    """A fresh out folder holding only what a rescore reads: each student's result and key, and what
+    ran (`.artifacts/`); no report page, no feedback, no class output nor its state: the next batch
+    writes them."""
+    shutil.copytree(out / ".artifacts", to / ".artifacts")
+    (to / ".keys").mkdir()
+    for login, *_ in CLASS:
+        stem = stem_of(login)
+        for kept, copy in (
+            (out / f"{stem}.json", to / f"{stem}.json"),
+            (out / ".keys" / f"{stem}.key", to / ".keys" / f"{stem}.key"),
+        ):
+            if kept.is_file():
+                shutil.copyfile(kept, copy)
+    return to
 
 
 def number(text: str | None) -> float | None:
@@ -357,10 +377,15 @@ def test_a_semester_class_graded_from_a_course_file_has_one_score_everywhere(tmp
     cloned = clone(root, tmp_path / "clone")
     now = time.time()
     assert all(abs(p.stat().st_mtime - now) < 600 for p in cloned.rglob("*.ipynb")), "a clone's times are now"
-    out2 = tmp_path / "reports-clone"
-    again, wall2 = run_batch(cloned, out2)
-    print(f"clone batch: wall time {wall2:.1f} s")
+    out2 = what_ran(out, tmp_path / "reports-clone")
+    again, wall2 = run_batch(cloned, out2, "--rescore")
+    print(f"clone batch (rescored from what ran): wall time {wall2:.1f} s")
+    print("  " + again.stdout.strip())
     assert again.returncode == 0, again.stderr[-4000:]
+    graded = len(CLASS) - 1
+    assert f"{len(CLASS)} submissions: 0 graded, {graded} rescored, 0 unchanged, 1 could not be graded" in (
+        again.stdout
+    ), "the clone is the same class: every readable submission is scored again from what ran"
     second, problems_again = check_class(out2)
     assert second == first, "a clone whose file times are all now gives the same grades"
     assert read_csv(out2 / "canvas.csv") == read_csv(out / "canvas.csv")

@@ -10,7 +10,9 @@ in submissions/hostile/twins/ and may not outscore it.
 
 Two batches: one class holding every new sample with a roster, a due date and the links the
 attacks need (made here at run time: symbolic links are awkward to commit), and one class holding
-the whole hostile corpus, which must finish with exit 0 and a gradebook row per submission.
+the whole hostile corpus, which must finish with exit 0 and a gradebook row per submission. In it,
+the samples that run until a limit stops them (loops, a stalled probe, bombs) are graded by rubrics
+whose limits stop them within seconds (`LIMITED`), and their rows say they were stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 from grader.render.visibility import for_student
 from grader.sandbox.bwrap import bwrap_problem
 from tests.conftest import REPO
-from tests.test_adversarial import HOSTILE, TWINS, Run, run_cli
+from tests.test_adversarial import HOSTILE, TWINS, Run, run_cli, write_with_limits
 
 pytestmark = [
     pytest.mark.slow,
@@ -378,6 +380,37 @@ def test_a_files_modification_time_decides_nothing(graded_class: Run) -> None:
 
 
 CORPUS_LIMIT_S = 2400
+CORPUS_LIMITS = {"timeout": 120, "cell_timeout": 60}
+"""The limits the class is graded under: each rubric's own, in the corpus's copy of the rubrics."""
+LOOP = {"timeout": 60, "cell_timeout": 5}
+MEMORY = {**CORPUS_LIMITS, "memory_mb": 1000}
+LIMITED: dict[str, dict[str, int]] = {
+    "infinite-loop": LOOP,
+    "unstoppable-loop": LOOP,
+    "hang-probe-stall": {"timeout": 60, "cell_timeout": 30},
+    "memory-bomb": MEMORY,
+    "esc-memory-hook": MEMORY,
+    "esc-memory-thread": MEMORY,
+    "fork-bomb": {**CORPUS_LIMITS, "cell_timeout": 20, "processes": 64},
+}
+"""Samples that run until a limit stops them, each graded by a conv-dims rubric of its own whose
+limits stop it sooner (`--rubric-for`): a loop meets a 5 s cell limit (test_hostile.py uses 3 s), the
+stalled probe the probe's 30 s floor, the bombs the limits test_hostile.py and test_adversarial.py
+grade them with. The class's other limits are CORPUS_LIMITS."""
+STOPPED = {"infinite-loop": "timeout", "unstoppable-loop": "timeout", "memory-bomb": "memory"}
+
+
+def corpus_rubrics(rubrics_dir: Path, root: Path) -> Path:
+    """The threat-model rubrics, each under CORPUS_LIMITS, and a conv-dims rubric per LIMITED sample."""
+    folder = root / "rubrics"
+    shutil.copytree(rubrics_dir, folder)
+    for path in folder.glob("*.yaml"):
+        write_with_limits(path, path, CORPUS_LIMITS)
+    for sample, limits in LIMITED.items():
+        write_with_limits(
+            rubrics_dir / "conv-dims.yaml", folder / f"corpus-{sample}.yaml", limits, f"corpus-{sample}"
+        )
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -388,10 +421,11 @@ def corpus(rubrics_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     samples = [*sorted(HOSTILE.glob("*.py")), *sorted(TWINS.glob("*.py"))]
     for path in samples:
         shutil.copy(path, folder / path.name)
+    assert set(LIMITED) <= {path.stem for path in samples}
+    routes = [arg for sample in LIMITED for arg in ("--rubric-for", f"{sample}.py=corpus-{sample}")]
     run = run_cli(
-        "batch", folder, "--rubrics", rubrics_dir, "--out", root / "out", "-j", "2",
-        "--cell-timeout", "60", "--timeout", "120",
-        out_dir=root / "out", limit=CORPUS_LIMIT_S,
+        "batch", folder, "--rubrics", corpus_rubrics(rubrics_dir, root), "--out", root / "out", "-j", "2",
+        *routes, out_dir=root / "out", limit=CORPUS_LIMIT_S,
     )  # fmt: skip
     return run, [path.stem for path in samples]
 
@@ -406,6 +440,11 @@ def test_the_whole_hostile_corpus_is_one_batch_with_a_row_per_student(corpus: tu
         sorted(set(expected) - set(students)),
         sorted(set(students) - set(expected)),
     )
+    book = {row["student"]: row for row in rows_of(run.out_dir / "gradebook.csv")}
+    for sample in LIMITED:
+        assert book[sample]["exercise"] == f"corpus-{sample}", book[sample]
+    for sample, stopped in STOPPED.items():
+        assert book[sample]["stopped"] == stopped, book[sample]
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:

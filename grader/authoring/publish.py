@@ -242,6 +242,8 @@ def _student_check(
         entry["partial"] = False
     if spec.layers is not None:
         entry["layers"] = [{"type": layer.type} for layer in spec.layers]
+        if spec.accept:
+            entry["accept"] = list(spec.accept)
         return entry, None
     if spec.variable is not None:
         entry["variable"] = {"name": spec.variable.name}

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +28,8 @@ from grader.batch.routing import Router, RubricFor
 from grader.batch.store import Keys, ResultStore, error_text, execution_key, grader_failure, scoring_key
 from grader.errors import ExitCode, GradingError, SandboxUnavailable
 from grader.grading.grade import Execution, Overrides, score_execution
-from grader.grading.prelude import submitted_files
-from grader.grading.submission import load_submission
+from grader.grading.prelude import read_submitted_file, submitted_files
+from grader.grading.submission import load_submission, read_regular_file
 from grader.outputs.feedback import FeedbackDue, write_feedback
 from grader.outputs.gradebook import BatchEntry, SubmissionTimes, write_class_outputs
 from grader.outputs.roster import Roster
@@ -161,9 +161,9 @@ def plan_batch(found: Iterable[Found], settings: BatchSettings) -> list[Task | F
         try:
             submission = load_submission(item.path)
             loaded = router.choose(submission, item.relative)
-            payload = item.path.read_bytes()
+            payload = read_regular_file(item.path)
             attachments = tuple(
-                (path.name, path.read_bytes()) for path in submitted_files(item.path, loaded.rubric)
+                (path.name, read_submitted_file(path)) for path in submitted_files(item.path, loaded.rubric)
             )
             if loaded.path not in scoring:
                 scoring[loaded.path] = scoring_key(loaded)
@@ -413,6 +413,63 @@ def _class_entries(store: ResultStore, failures: list[Failure]) -> tuple[BatchEn
         {failure.stem: BatchEntry(failure.stem, failure.submission, failure) for failure in failures}
     )
     return tuple(found[stem] for stem in sorted(found))
+
+
+NO_OUT_FOLDER = Path(os.devnull)
+"""The out folder of a batch that writes none (`grade_files`): writing there would fail, not litter."""
+
+
+def grade_files(
+    files: Sequence[tuple[Path, LoadedRubric]], overrides: Overrides, executor: Executor
+) -> Iterator[tuple[int, GradeResult | Failure]]:
+    """Grade each file with its rubric as `grade FILE --rubric R` grades it alone, on a batch's executor.
+
+    For `grade rubric test`: the tasks are a batch's (`plan_batch`, which reads each file as a
+    student's and refuses a link), and the executor's workers and forked kernels grade them; but
+    each kernel is seeded by the file's own name, as a single grade seeds it, where a batch seeds
+    by report stem. Nothing is written: no out folder (`NO_OUT_FOLDER`), no class outputs; a file's
+    path is its `relative`, so that a failure row quotes it as given. Yields (the file's index, its
+    result or failure row) as each is ready, every index once.
+    """
+    tasks: list[Task] = []
+    for loaded, indexed in _by_rubric(files):
+        settings = BatchSettings(
+            rubric_path=loaded.path,
+            rubrics_dir=loaded.path.parent,
+            overrides=overrides,
+            out_dir=NO_OUT_FOLDER,
+        )
+        found = [Found(stem=str(index), path=path, relative=(str(path),)) for index, path in indexed]
+        for planned, (_, path) in zip(plan_batch(found, settings), indexed, strict=True):
+            if isinstance(planned, Failure):
+                yield int(planned.stem), planned
+            else:
+                tasks.append(planned.model_copy(update={"identity": path.stem}))
+    for outcome in executor.run(tasks):
+        if isinstance(outcome, TaskOutcome):
+            yield int(outcome.stem), _graded(outcome)
+
+
+def _by_rubric(
+    files: Sequence[tuple[Path, LoadedRubric]],
+) -> list[tuple[LoadedRubric, list[tuple[int, Path]]]]:
+    """The files (with their indexes) of each rubric: a batch plans one rubric at a time."""
+    grouped: dict[Path, tuple[LoadedRubric, list[tuple[int, Path]]]] = {}
+    for index, (path, loaded) in enumerate(files):
+        grouped.setdefault(loaded.path, (loaded, []))[1].append((index, path))
+    return list(grouped.values())
+
+
+def _graded(outcome: TaskOutcome) -> GradeResult | Failure:
+    """The outcome's result, or its failure row; a result that cannot be read back is the grader's failure."""
+    if outcome.failure is not None:
+        return outcome.failure
+    try:
+        if outcome.result_json is None:
+            raise ValueError("the worker sent back neither a result nor a failure")
+        return GradeResult.model_validate_json(outcome.result_json)
+    except ValueError as exc:
+        return grader_failure(outcome.stem, outcome.submission, f"reading the result: {error_text(exc)}")
 
 
 def spare_kernels_by_default(workers: int, gpus: tuple[str, ...]) -> bool:

@@ -62,6 +62,9 @@ class Task(BaseModel):
     overrides: Overrides
     keys: Keys
     gpus: bool = False
+    identity: str = ""
+    """What the kernel is seeded by (`prelude.submission_seed`): the stem when empty, as in a batch;
+    the file's own stem for `grade rubric test`, which must grade each file as a single grade does."""
 
 
 class TaskOutcome(BaseModel):
@@ -103,7 +106,9 @@ def grade_task(task: Task) -> TaskOutcome:
             path = _write_task_files(task, Path(folder))
             loaded = load_rubric(Path(task.rubric_path))
             kept = Path(folder) / ".kept"
-            graded = grade_and_keep(load_submission(path), loaded, task.overrides, kept, task.stem)
+            graded = grade_and_keep(
+                load_submission(path), loaded, task.overrides, kept, task.identity or task.stem
+            )
             models = _kept_models(graded.execution, kept)
     except GradingError as exc:
         return _outcome(task, failure=Failure.from_error(task.stem, task.name, exc))

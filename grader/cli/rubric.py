@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from grader.cli.shared import reports_errors
 from grader.errors import ExitCode
+
+if TYPE_CHECKING:
+    from grader.authoring.selftest import GradeEach
 
 
 @click.group("rubric")
@@ -128,23 +132,66 @@ def rubric_check(rubrics: tuple[Path, ...], strict: bool, data_elsewhere: bool) 
         sys.exit(int(ExitCode.BAD_RUBRIC))
 
 
-@rubric_group.command("test")
+RUBRIC_TEST_EXIT_CODES = (
+    "Exit codes: 0 every outcome as declared, 1 a grade differs or an example cannot be read, 3 a rubric "
+    "that does not validate or has no reference solution, 5 the grader failed on a file."
+)
+
+
+@rubric_group.command("test", epilog=RUBRIC_TEST_EXIT_CODES)
 @click.argument("rubrics", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-j",
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Parallel workers, as `grade batch -j` (default: the CPUs, as far as memory allows).",
+)
+@click.option(
+    "--factory/--no-factory",
+    default=None,
+    help="Fork each kernel from a warm template that imported TensorFlow once, as `grade batch` does "
+    "(default: on where it can run: the grader is root and bubblewrap works).",
+)
 @reports_errors
-def rubric_test(rubrics: tuple[Path, ...]) -> None:
-    """Grade the solution (full marks) and the rubric's examples (their declared grades); exit 1 on a difference."""
+def rubric_test(rubrics: tuple[Path, ...], workers: int | None, factory: bool | None) -> None:
+    """Grade the solution (full marks) and the rubric's examples (their declared grades) as a batch; exit 1 on a difference."""
     from grader.authoring.report import print_expectation
-    from grader.authoring.selftest import self_test
+    from grader.authoring.selftest import exit_code_for, self_test
+    from grader.cli.shared import print_error
     from grader.rubric.model import load_rubric
 
+    loaded = [load_rubric(path) for path in rubrics]
+    grade_each = _batch_grading(workers, factory)
     console = Console(highlight=False, soft_wrap=True)
-    passed = True
-    for path in rubrics:
-        for outcome in self_test(load_rubric(path)):
-            print_expectation(outcome, console)
-            passed = passed and outcome.passed
-    if not passed:
-        sys.exit(int(ExitCode.BELOW_FAIL_UNDER))
+    outcomes = []
+    for outcome in self_test(loaded, grade_each):
+        print_expectation(outcome, console)
+        outcomes.append(outcome)
+    for outcome in outcomes:
+        if outcome.exit_code == ExitCode.BAD_RUBRIC and outcome.problem:
+            print_error("error:", outcome.problem, outcome.hint)
+    code = exit_code_for(outcomes)
+    if code != ExitCode.GRADED:
+        sys.exit(int(code))
+
+
+def _batch_grading(workers: int | None, factory: bool | None) -> GradeEach:
+    """Grade on `grade batch`'s local executor: its workers, its kernel factory, its fallbacks (said on stderr)."""
+    from grader.batch.engine import grade_files, spare_kernels_by_default
+    from grader.batch.executors import LocalExecutor
+    from grader.cli.batch_view import default_workers
+    from grader.sandbox.factory import factory_problem
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    count, why = (workers, f"{workers} workers (-j)") if workers else default_workers()
+    problem = factory_problem() if factory is not False else None
+    forks = factory is not False and problem is None
+    if factory and problem is not None:
+        err.print(escape(f"kernels are launched, not forked: {problem}"))
+    err.print(escape(f"grading with {why}"))
+    spares = not forks and spare_kernels_by_default(count, ())
+    executor = LocalExecutor(count, spare_kernels=spares, factory=forks)
+    return lambda files, overrides: grade_files(files, overrides, executor)
 
 
 @rubric_group.command("schema")

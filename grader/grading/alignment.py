@@ -15,6 +15,15 @@ the settings of layers whose settings are right. So the table is built in two st
    is not charged again.
 
 One mistake is thereby charged once, and only where it was made.
+
+The alignment may also fold two rows of one side into one: a layer and the standalone activation
+layer right after it (`Dense(10)` then `Softmax()`) compute what one layer with that activation
+does (`grader.rubric.equivalence`). Where the check's `accept:` lists `activation-layer` a fold
+costs what its pair costs, and the row names the form it was accepted in; where it does not, a fold
+is offered only when the rubric asks for that very activation in the other spelling, and costs one
+row that says so, rather than the two (a changed activation and an extra layer) it would be
+unfolded. With `input-layer` accepted, the rubric's leading `InputLayer` row is matched by the
+model's input, which the inspector measures as a shape and never as a row.
 """
 
 from __future__ import annotations
@@ -22,11 +31,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from grader.inside.inspector.facts import LayerFacts, ModelFacts
 from grader.result import LayerRow
-from grader.rubric import formulas
+from grader.rubric import equivalence, formulas
 from grader.rubric.model import LayerSpec
 
 SHOWN_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "units", "pool_size", "rate")
@@ -38,53 +47,156 @@ ROW = 10_000
 """The cost of one charged row; the smaller costs below only break ties between equally short alignments."""
 INDEL_TIE = 250
 TYPE_TIE = 500
+SPELLING_TIE = 100
+"""Strict: an activation in the rubric's other spelling is one charged row, cheaper than the two it is unfolded."""
 
 Shape = tuple[int, ...]
+Forms = frozenset[str]
+Side = Literal["actual", "expected"]
+SIDES: tuple[tuple[Side, int, int], ...] = (("actual", 1, 2), ("expected", 2, 1))
+"""Each fold, and how many expected and actual rows it reads."""
+FoldCosts = dict[tuple[Side, int, int], int]
 
 
 @dataclass(frozen=True)
 class Step:
-    """One row of an alignment: an expected layer, an actual one, or both paired."""
+    """One row of an alignment: an expected layer, an actual one, or both paired.
+
+    `fold` reads two rows of one side as one: the layer at `actual` (or `expected`) with the
+    standalone activation layer right after it (`grader.rubric.equivalence`).
+    """
 
     expected: int | None
     actual: int | None
+    fold: Side | None = None
 
 
-def align(expected: Sequence[LayerSpec], actual: Sequence[LayerFacts]) -> tuple[Step, ...]:
+@dataclass(frozen=True)
+class Move:
+    """One way on from (i, j): its cost, the row it makes, and how many expected and actual rows it reads."""
+
+    cost: int
+    step: Step
+    di: int
+    dj: int
+
+
+def align(
+    expected: Sequence[LayerSpec], actual: Sequence[LayerFacts], accept: Forms = frozenset()
+) -> tuple[Step, ...]:
     """The pairing of expected and actual layers for which the fewest rows differ in type or settings.
 
     `cost[i][j]` is the cheapest alignment of `expected[i:]` with `actual[j:]`; walking it forward
-    and preferring a pair, then a missing layer, then an extra one, makes the earlier of two
-    interchangeable layers the paired one (an inserted duplicate is reported as the second).
+    and preferring a pair, then a fold, then a missing layer, then an extra one, makes the earlier
+    of two interchangeable layers the paired one (an inserted duplicate is reported as the second).
     """
     n, m = len(expected), len(actual)
     pair = [[_pair_cost(expected[i], actual[j]) for j in range(m)] for i in range(n)]
+    folds = _fold_costs(expected, actual, accept)
     cost = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n, -1, -1):
         for j in range(m, -1, -1):
-            if i == n and j == m:
-                continue
-            options = []
-            if i < n and j < m:
-                options.append(pair[i][j] + cost[i + 1][j + 1])
-            if i < n:
-                options.append(ROW + INDEL_TIE + cost[i + 1][j])
-            if j < m:
-                options.append(ROW + INDEL_TIE + cost[i][j + 1])
-            cost[i][j] = min(options)
+            if i < n or j < m:
+                cost[i][j] = min(
+                    mv.cost + cost[i + mv.di][j + mv.dj] for mv in _moves(i, j, n, m, pair, folds)
+                )
     steps: list[Step] = []
     i = j = 0
     while i < n or j < m:
-        if i < n and j < m and cost[i][j] == pair[i][j] + cost[i + 1][j + 1]:
-            steps.append(Step(i, j))
-            i, j = i + 1, j + 1
-        elif i < n and cost[i][j] == ROW + INDEL_TIE + cost[i + 1][j]:
-            steps.append(Step(i, None))
-            i += 1
-        else:
-            steps.append(Step(None, j))
-            j += 1
+        move = next(
+            mv for mv in _moves(i, j, n, m, pair, folds) if cost[i][j] == mv.cost + cost[i + mv.di][j + mv.dj]
+        )
+        steps.append(move.step)
+        i, j = i + move.di, j + move.dj
     return tuple(steps)
+
+
+def _moves(i: int, j: int, n: int, m: int, pair: list[list[int]], folds: FoldCosts) -> list[Move]:
+    """What the alignment may do at (i, j), in the order ties are broken."""
+    moves = []
+    if i < n and j < m:
+        moves.append(Move(pair[i][j], Step(i, j), 1, 1))
+        for side, di, dj in SIDES:
+            folded = folds.get((side, i, j))
+            if folded is not None:
+                moves.append(Move(folded, Step(i, j, side), di, dj))
+    if i < n:
+        moves.append(Move(ROW + INDEL_TIE, Step(i, None), 1, 0))
+    if j < m:
+        moves.append(Move(ROW + INDEL_TIE, Step(None, j), 0, 1))
+    return moves
+
+
+def _fold_costs(expected: Sequence[LayerSpec], actual: Sequence[LayerFacts], accept: Forms) -> FoldCosts:
+    """The cost of each possible fold: a pair's where the rubric accepts the form, else one row (see `_rubric_names`)."""
+    costs: FoldCosts = {}
+    for i, spec in enumerate(expected):
+        for j, layer in enumerate(actual):
+            for side, _, _ in SIDES:
+                folded = fold(expected, actual, Step(i, j, side))
+                if folded is None:
+                    continue
+                merged_spec, merged_layer, standalone = folded
+                if "activation-layer" in accept:
+                    costs[(side, i, j)] = _pair_cost(merged_spec, merged_layer)
+                elif _rubric_names(side, spec, layer, standalone):
+                    own = len(own_differences(merged_spec, merged_layer))
+                    costs[(side, i, j)] = ROW + SPELLING_TIE + own
+    return costs
+
+
+def _rubric_names(side: Side, spec: LayerSpec, layer: LayerFacts, standalone: tuple[str, str]) -> bool:
+    """Strict: whether the rubric asks for this very activation, in the other spelling (then it is one row)."""
+    name = standalone[1]
+    if side == "actual":
+        return spec.activation is not None and same_setting(name, spec.activation)
+    return same_setting(layer.config.get("activation"), name)
+
+
+def fold(
+    expected: Sequence[LayerSpec], actual: Sequence[LayerFacts], step: Step
+) -> tuple[LayerSpec, LayerFacts, tuple[str, str]] | None:
+    """The step's layer read with the standalone activation after it as one, and that activation layer's
+    (type, activation); None where the two do not compute the same as one layer or the types differ."""
+    assert step.expected is not None and step.actual is not None
+    spec, layer = expected[step.expected], actual[step.actual]
+    if formulas.canonical_type(spec.type) != formulas.canonical_type(layer.type):
+        return None
+    if formulas.canonical_type(spec.type) not in equivalence.HOLDS_ACTIVATION:
+        return None
+    if step.fold == "actual" and step.actual + 1 < len(actual):
+        merged = _fold_actual(layer, actual[step.actual + 1])
+        return (spec, merged[0], merged[1]) if merged is not None else None
+    if step.fold == "expected" and step.expected + 1 < len(expected):
+        merged_spec = _fold_expected(spec, expected[step.expected + 1])
+        return (merged_spec[0], layer, merged_spec[1]) if merged_spec is not None else None
+    return None
+
+
+def _fold_actual(layer: LayerFacts, after: LayerFacts) -> tuple[LayerFacts, tuple[str, str]] | None:
+    """`Dense(10)` then `Activation('softmax')` as the one `Dense(10, activation='softmax')` they compute."""
+    name = equivalence.activation_of(after.type, after.config) if after.kind == "layer" else None
+    if name is None or not equivalence.is_linear(layer.config.get("activation")):
+        return None
+    if after.params != 0 or after.output_shape != layer.output_shape:
+        return None
+    merged = layer.model_copy(
+        update={
+            "name": f"{layer.name} + {after.name}",
+            "config": {**layer.config, "activation": name},
+            "output_shape": after.output_shape,
+        }
+    )
+    return merged, (after.type, name)
+
+
+def _fold_expected(spec: LayerSpec, after: LayerSpec) -> tuple[LayerSpec, tuple[str, str]] | None:
+    """The rubric's `Dense(10)` then `Activation('softmax')` rows as the one layer they compute."""
+    name = equivalence.activation_of(after.type, after.attributes())
+    if name is None or not equivalence.is_linear(spec.activation) or after.params not in (None, 0):
+        return None
+    shape = after.output_shape if after.output_shape is not None else spec.output_shape
+    return spec.model_copy(update={"activation": name, "output_shape": shape}), (after.type, name)
 
 
 def _pair_cost(spec: LayerSpec, layer: LayerFacts) -> int:
@@ -94,28 +206,113 @@ def _pair_cost(spec: LayerSpec, layer: LayerFacts) -> int:
     return ROW + differing if differing else 0
 
 
+@dataclass(frozen=True)
+class Spelling:
+    """A row read in another spelling than the rubric's: what to say, and whether the rubric accepts it."""
+
+    text: str
+    accepted: bool
+
+
 def layer_rows(
-    expected: Sequence[LayerSpec], model: ModelFacts, input_shape: Shape | None
+    expected: Sequence[LayerSpec], model: ModelFacts, input_shape: Shape | None, accept: Forms = frozenset()
 ) -> tuple[LayerRow, ...]:
-    """The layer table: aligned rows, each charged for its own differences only."""
+    """The layer table: aligned rows, each charged for its own differences only.
+
+    Where the rubric accepts `input-layer`, its leading `InputLayer` row is matched by the model's
+    input (`_input_row`); a wrong input shape there is the charged row the first layers follow from.
+    """
+    if "input-layer" in accept and expected and expected[0].type == equivalence.INPUT_LAYER:
+        first = _input_row(expected[0], model)
+        stated = expected[0].model_extra or {}
+        shape = input_shape or _known(_stated_input(stated)) or _known(model.input_shape)
+        root = 1 if first.charged else None
+        return _aligned_rows(expected[1:], model, shape, accept, [first], root)
+    return _aligned_rows(expected, model, input_shape, accept, [], None)
+
+
+def _aligned_rows(
+    expected: Sequence[LayerSpec],
+    model: ModelFacts,
+    input_shape: Shape | None,
+    accept: Forms,
+    rows: list[LayerRow],
+    root: int | None,
+) -> tuple[LayerRow, ...]:
+    """The aligned rows after `rows`; `root` is the latest charged row that changed the shapes flowing on."""
     actual = model.layers
-    model_input = input_shape or _known(model.input_shape)
-    expected_in = _expected_inputs(expected, model_input)
+    expected_in = _expected_inputs(expected, input_shape or _known(model.input_shape))
     actual_in = [_known(model.input_shape)] + [_known(layer.output_shape) for layer in actual[:-1]]
-    rows: list[LayerRow] = []
-    # The position of the latest charged row that changed the shapes flowing to the layers after it.
-    root: int | None = None
-    for step in align(expected, actual):
+    for step in align(expected, actual, accept):
         position = len(rows) + 1
         spec = expected[step.expected] if step.expected is not None else None
         layer = actual[step.actual] if step.actual is not None else None
+        spelling = None
+        if step.fold is not None:
+            folded = fold(expected, actual, step)
+            assert folded is not None
+            spec, layer, standalone = folded
+            spelling = _spelling(step.fold, spec.type, standalone, position, "activation-layer" in accept)
         shape_in = expected_in[step.expected] if step.expected is not None else None
         received = actual_in[step.actual] if step.actual is not None else None
-        row = _row(position, spec, layer, shape_in, received, root)
+        row = _row(position, spec, layer, shape_in, received, root, spelling)
         rows.append(row)
         if row.charged and _changes_flow(row, spec, layer, shape_in, received, root):
             root = position
     return tuple(rows)
+
+
+def _spelling(
+    side: Side, layer_type: str, standalone: tuple[str, str], position: int, accepted: bool
+) -> Spelling:
+    """What a folded row says: the form it was accepted as, or (strict) the one difference it is charged for."""
+    written = equivalence.spelled(*standalone)
+    name = standalone[1]
+    if side == "actual":
+        if accepted:
+            text = f"activation as its own layer ({written} after layer {position}), declared equivalent by the rubric"
+        else:
+            text = (
+                f"activation as its own layer: {written} after {layer_type}, "
+                f"where the rubric expects activation='{name}' inside {layer_type}"
+            )
+    elif accepted:
+        text = (
+            f"activation inside the layer (activation='{name}') where the rubric has {written} as its own "
+            f"layer after it, declared equivalent by the rubric"
+        )
+    else:
+        text = (
+            f"activation inside {layer_type} (activation='{name}'), where the rubric expects it as its own layer: "
+            f"{written} after {layer_type}"
+        )
+    return Spelling(text, accepted)
+
+
+def _input_row(spec: LayerSpec, model: ModelFacts) -> LayerRow:
+    """The rubric's `InputLayer` row against the model's input, which the inspector measures as a shape, not a row."""
+    shape = list(model.input_shape) if model.input_shape is not None else None
+    layer = LayerFacts(
+        name="(the model's input)",
+        type=equivalence.INPUT_LAYER,
+        config={"shape": shape, "batch_shape": [None, *shape] if shape is not None else None},
+        output_shape=model.input_shape,
+        params=0,
+    )
+    text = (
+        f"the input as the model's input shape ({formulas.format_shape(model.input_shape)}, from Input() or "
+        "input_shape=, which is no layer), declared equivalent by the rubric"
+    )
+    return _row(1, spec, layer, None, None, None, Spelling(text, True))
+
+
+def _stated_input(settings: dict[str, Any]) -> tuple[int | None, ...] | None:
+    """The input shape an `InputLayer` row states (`shape`, or `batch_shape` without its batch size)."""
+    if isinstance(settings.get("shape"), list):
+        return tuple(settings["shape"])
+    if isinstance(settings.get("batch_shape"), list) and settings["batch_shape"]:
+        return tuple(settings["batch_shape"][1:])
+    return None
 
 
 def _row(
@@ -125,6 +322,7 @@ def _row(
     shape_in: Shape | None,
     received: Shape | None,
     root: int | None,
+    spelling: Spelling | None = None,
 ) -> LayerRow:
     expected = spec.attributes() if spec is not None else None
     if expected is not None:
@@ -140,11 +338,15 @@ def _row(
             status="missing",
             explanation=_missing_explanation(spec, shape_in),
         )
-    differences = _differences(spec, layer)
+    charged = [spelling.text] if spelling is not None and not spelling.accepted else []
+    accepted = spelling.text if spelling is not None and spelling.accepted else None
+    differences = charged + _differences(spec, layer)
     if not differences:
-        return LayerRow(position=position, expected=expected, actual=actual, status="match")
+        return LayerRow(
+            position=position, expected=expected, actual=actual, status="match", accepted=accepted
+        )
     inherited = _inherited(spec, layer, shape_in, received)
-    own = own_differences(spec, layer)
+    own = charged + own_differences(spec, layer)
     if inherited and not own and root is not None:
         assert shape_in is not None and received is not None
         return LayerRow(
@@ -155,6 +357,7 @@ def _row(
             differences=tuple(differences),
             explanation=_follows_explanation(layer, shape_in, received, root),
             follows_from=root,
+            accepted=accepted,
         )
     return LayerRow(
         position=position,
@@ -163,6 +366,7 @@ def _row(
         status="mismatch",
         differences=tuple(differences),
         explanation=_explain(spec, layer, shape_in, received, differences, root),
+        accepted=accepted,
     )
 
 
@@ -238,8 +442,11 @@ def _rubric_settings(spec: LayerSpec) -> dict[str, Any]:
 
 
 def _expected_out(spec: LayerSpec, shape_in: Shape | None) -> Shape | None:
+    """The shape a rubric row should give from `shape_in` (an activation layer or an input row keeps it)."""
     if spec.output_shape is not None:
         return tuple(spec.output_shape)
+    if spec.type in equivalence.ACTIVATION_LAYERS or spec.type == equivalence.INPUT_LAYER:
+        return shape_in
     return formulas.expected_output(spec.type, spec.attributes(), shape_in) if shape_in is not None else None
 
 
@@ -278,6 +485,11 @@ def _actual_view(layer: LayerFacts, spec: LayerSpec | None) -> dict[str, Any]:
 
 
 def _missing_explanation(spec: LayerSpec, shape_in: Shape | None) -> str | None:
+    if spec.type == equivalence.INPUT_LAYER:
+        return (
+            "a model's input (Input() or input_shape=) is measured as its input shape, not as a layer, so no "
+            "model has this row unless the rubric accepts input-layer"
+        )
     if shape_in is None:
         return None
     out = _expected_out(spec, shape_in)
@@ -412,6 +624,10 @@ def _explain(
     """
     notes = {d.split(" ", 1)[0]: d for d in differences}
     attrs = spec.attributes()
+    for key in notes.keys() & attrs.keys():
+        why = formulas.explain_setting(spec.type, key, layer.config.get(key), attrs[key])
+        if why is not None:
+            notes[key] = f"{notes[key]}: {why}"
     after_root = root is not None and received is not None and shape_in is not None and received != shape_in
     base = received if after_root else shape_in
     if base is None:

@@ -12,7 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from grader.grading import alignment
+from grader.grading.check_result import check_result
 from grader.grading.probe import ProbeFacts
+from grader.grading.training_check import check_training
 from grader.inside.inspector.facts import LayerFacts, ModelFacts
 from grader.result import CheckResult, LayerRow, Metrics, TierOutcome
 from grader.rubric import formulas, gating
@@ -156,9 +158,12 @@ def accuracy_refusal(operations: tuple[LayerFacts, ...]) -> str:
 def _run_check(rubric: Rubric, spec: CheckSpec, evidence: Evidence) -> CheckResult:
     if spec.variable is not None:
         return check_variable(spec, evidence)
+    if spec.training is not None:
+        graded = evidence.model.variable if evidence.model is not None else rubric.model.variable
+        return check_training(spec, spec.training, evidence.probe, graded)
     if evidence.model is None:
         problem = evidence.model_problem or "no Keras model was found"
-        return _result(spec, "error", 0, problem)
+        return check_result(spec, "error", 0, problem)
     if spec.layers is not None:
         return check_layers(spec, spec.layers, evidence.model, rubric.model.input_shape)
     if spec.total_params is not None:
@@ -169,20 +174,6 @@ def _run_check(rubric: Rubric, spec: CheckSpec, evidence: Evidence) -> CheckResu
     return check_output_shape(spec, spec.output_shape, evidence.model)
 
 
-def _result(spec: CheckSpec, status: str, points: float, message: str, **extra: Any) -> CheckResult:
-    return CheckResult(
-        id=spec.id,
-        kind=spec.kind,
-        status=status,  # type: ignore[arg-type]
-        points=round(points, 2),
-        max_points=spec.points,
-        message=message,
-        description=spec.description,
-        visibility=spec.visibility,
-        **extra,
-    )
-
-
 def check_total_params(spec: CheckSpec, expected: int | Range, model: ModelFacts) -> CheckResult:
     actual = model.total_params
     if isinstance(expected, Range):
@@ -190,8 +181,8 @@ def check_total_params(spec: CheckSpec, expected: int | Range, model: ModelFacts
     else:
         ok, wanted = actual == expected, f"{expected:,}"
     if ok:
-        return _result(spec, "pass", spec.points, f"{actual:,} parameters, as expected ({wanted})")
-    return _result(
+        return check_result(spec, "pass", spec.points, f"{actual:,} parameters, as expected ({wanted})")
+    return check_result(
         spec,
         "fail",
         0,
@@ -202,7 +193,7 @@ def check_total_params(spec: CheckSpec, expected: int | Range, model: ModelFacts
 def check_accuracy(spec: CheckSpec, accuracy: AccuracySpec, outcome: Metrics | str | None) -> CheckResult:
     """The highest tier the held-out accuracy reaches gives the points; below every tier, none."""
     if not isinstance(outcome, Metrics):
-        return _result(spec, "error", 0, outcome or "the model was not evaluated on the held-out data")
+        return check_result(spec, "error", 0, outcome or "the model was not evaluated on the held-out data")
     tiers = tuple(
         TierOutcome(min=t.min, points=t.points, reached=round(outcome.accuracy, 6) >= round(t.min, 6))
         for t in accuracy.tiers
@@ -213,13 +204,13 @@ def check_accuracy(spec: CheckSpec, accuracy: AccuracySpec, outcome: Metrics | s
     reached = next((t for t in tiers if t.reached), None)
     if reached is None:
         lowest = tiers[-1]
-        return _result(
+        return check_result(
             spec, "fail", 0, f"{measured}: below the lowest tier (at least {lowest.min:g})", metrics=metrics
         )
     if reached is top:
         message = f"{measured}: reaches the top tier (at least {top.min:g})"
-        return _result(spec, "pass", top.points, message, metrics=metrics)
-    return _result(
+        return check_result(spec, "pass", top.points, message, metrics=metrics)
+    return check_result(
         spec,
         "fail",
         reached.points,
@@ -232,10 +223,10 @@ def check_accuracy(spec: CheckSpec, accuracy: AccuracySpec, outcome: Metrics | s
 def check_output_shape(spec: CheckSpec, expected: tuple[int, ...], model: ModelFacts) -> CheckResult:
     actual = model.output_shape
     if actual is not None and tuple(actual) == tuple(expected):
-        return _result(
+        return check_result(
             spec, "pass", spec.points, f"the model's output shape is {formulas.format_shape(actual)}"
         )
-    return _result(
+    return check_result(
         spec,
         "fail",
         0,
@@ -248,24 +239,26 @@ def check_variable(spec: CheckSpec, evidence: Evidence) -> CheckResult:
     assert spec.variable is not None
     name = spec.variable.name
     if evidence.probe is None:
-        return _result(
+        return check_result(
             spec,
             "error",
             0,
             evidence.run_problem or f"`{name}` could not be read: the notebook did not finish",
         )
     if name in evidence.probe.missing_variables or name not in evidence.probe.variables:
-        return _result(spec, "fail", 0, f"the notebook does not define `{name}`")
+        return check_result(spec, "fail", 0, f"the notebook does not define `{name}`")
     probed = evidence.probe.variables[name]
     if probed.error:
-        return _result(spec, "fail", 0, f"`{name}` is a {probed.type}, not a plain value ({probed.error})")
+        return check_result(
+            spec, "fail", 0, f"`{name}` is a {probed.type}, not a plain value ({probed.error})"
+        )
     if spec.variable.equals is None:
-        return _result(spec, "pass", spec.points, f"`{name}` is defined")
+        return check_result(spec, "pass", spec.points, f"`{name}` is defined")
     expected, actual = spec.variable.equals, probed.value
     if _equal(actual, expected, spec.variable.tolerance):
-        return _result(spec, "pass", spec.points, f"`{name}` = {actual!r}, as expected")
+        return check_result(spec, "pass", spec.points, f"`{name}` = {actual!r}, as expected")
     tolerance = f" (± {spec.variable.tolerance:g})" if spec.variable.tolerance else ""
-    return _result(spec, "fail", 0, f"`{name}` = {actual!r}, expected {expected!r}{tolerance}")
+    return check_result(spec, "fail", 0, f"`{name}` = {actual!r}, expected {expected!r}{tolerance}")
 
 
 def _equal(actual: Any, expected: Any, tolerance: float) -> bool:
@@ -283,8 +276,12 @@ def _equal(actual: Any, expected: Any, tolerance: float) -> bool:
 def check_layers(
     spec: CheckSpec, expected: list[LayerSpec], model: ModelFacts, input_shape: tuple[int, ...] | None
 ) -> CheckResult:
-    """Points in proportion to the rows not charged: a row that only follows from an earlier difference costs nothing."""
-    rows = alignment.layer_rows(expected, model, input_shape)
+    """Points in proportion to the rows not charged: a row that only follows from an earlier difference costs nothing.
+
+    A row matched in a spelling the rubric's `accept:` declares equivalent is named in the message
+    too, so the report says which other form was taken as the rubric's.
+    """
+    rows = alignment.layer_rows(expected, model, input_shape, frozenset(spec.accept))
     charged = [i for i, row in enumerate(rows) if row.charged]
     if not charged:
         matched = (
@@ -292,7 +289,7 @@ def check_layers(
             if len(expected) == 1
             else f"all {len(expected)} expected layers match"
         )
-        return _result(spec, "pass", spec.points, matched, layer_rows=rows)
+        return check_result(spec, "pass", spec.points, matched + _accepted(rows), layer_rows=rows)
     points = spec.points * (len(rows) - len(charged)) / len(rows) if spec.partial else 0.0
     first = charged[0]
     extra = {r.actual["name"] for r in rows if r.status == "extra" and r.actual is not None}
@@ -308,14 +305,19 @@ def check_layers(
         if len(charged) == 1
         else f"{len(charged)} of {len(rows)} layers differ, first at layer {rows[first].position}"
     )
-    return _result(
+    return check_result(
         spec,
         "fail",
         points,
-        f"{computes}{counted}: {_describe(rows[first])}{_following(rows, len(charged))}",
+        f"{computes}{counted}: {_describe(rows[first])}{_following(rows, len(charged))}{_accepted(rows)}",
         layer_rows=rows,
         first_difference=first,
     )
+
+
+def _accepted(rows: tuple[LayerRow, ...]) -> str:
+    """`; accepted: activation as its own layer (...), declared equivalent by the rubric`, per such row."""
+    return "".join(f"; accepted: {row.accepted}" for row in rows if row.accepted)
 
 
 def _following(rows: tuple[LayerRow, ...], charged: int) -> str:

@@ -68,13 +68,22 @@ class CourseSetup:
     mounts: tuple[Mount, ...] = ()
     datasets: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    weights: tuple[str, ...] = ()
 
     def kernel_config(self, sandboxed: bool, workdir: Path | None = None) -> dict[str, dict[str, str]]:
-        """The kernel-side configuration: each data set's path as the kernel sees it."""
-        if sandboxed:
-            return {"datasets": dict(self.datasets)}
-        by_target = {m.target: str(m.source) for m in self.mounts}
-        return {"datasets": {name: by_target.get(path, path) for name, path in self.datasets}}
+        """The kernel-side configuration: each data set's and each mounted weights file's path as the kernel sees it.
+
+        For the weights files of the rubric's `weights:` that were found and mounted, and for them
+        alone, Keras' `get_file` answers with the mounted file and checks no hash (the kernel's
+        `course.install`): an instructor's copy need not be ImageNet's byte for byte, and the
+        grader never downloads.
+        """
+        by_target = {} if sandboxed else {m.target: str(m.source) for m in self.mounts}
+        weights = {file: str(KERAS_MODELS / file) for file in self.weights}
+        return {
+            "datasets": {name: by_target.get(path, path) for name, path in self.datasets},
+            "weights": {file: by_target.get(path, path) for file, path in weights.items()},
+        }
 
 
 def prepare_course_data(
@@ -104,6 +113,7 @@ def prepare_course_data(
             continue
         mounts.append(Mount(source, target))
     models = keras_models_dir()
+    mounted: list[str] = []
     for file in weights:
         source = models / file
         if not source.is_file():
@@ -113,7 +123,10 @@ def prepare_course_data(
             )
             continue
         mounts.append(Mount(source, str(KERAS_MODELS / file)))
-    return CourseSetup(mounts=tuple(mounts), datasets=tuple(loaded), notes=tuple(notes))
+        mounted.append(file)
+    return CourseSetup(
+        mounts=tuple(mounts), datasets=tuple(loaded), notes=tuple(notes), weights=tuple(mounted)
+    )
 
 
 def keras_models_dir() -> Path:

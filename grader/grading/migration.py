@@ -38,6 +38,7 @@ CHECKPOINT_PERIOD = idioms.CHECKPOINT_PERIOD
 HISTORY_KEYS: dict[str, Idiom] = {old: idiom for old, (_, idiom) in idioms.HISTORY_KEYS.items()}
 HDF5_PATH = idioms.HDF5_PATH
 CONVOLUTION2D = idioms.CONVOLUTION2D
+IMRESIZE = idioms.IMRESIZE
 
 
 IMAGE_MODULE = idioms.IMAGE_MODULE
@@ -154,6 +155,8 @@ def _scan_node(node: ast.AST, lines: _Lines) -> Iterator[Finding]:
                 yield _at(node, IMAGE_DATA_GENERATOR, lines)
             if name in ("Convolution2D",):
                 yield _at(node, CONVOLUTION2D, lines)
+            if full == IMRESIZE.name:
+                yield _at(node, IMRESIZE, lines)
     elif isinstance(node, ast.Import):
         for alias in node.names:
             if alias.name in LEGACY_MODULES:
@@ -162,6 +165,8 @@ def _scan_node(node: ast.AST, lines: _Lines) -> Iterator[Finding]:
         dotted = _dotted(node)
         if dotted in LEGACY_MODULES:
             yield _at(node, LEGACY_MODULES[dotted], lines)
+        if dotted == IMRESIZE.name:
+            yield _at(node, IMRESIZE, lines)
         if node.attr in GENERATOR_METHODS:
             yield _at(node, GENERATOR_METHODS[node.attr], lines)
         if node.attr == "ImageDataGenerator" and _dotted(node.value) == IMAGE_MODULE:
@@ -258,6 +263,7 @@ LINE_PATTERNS: tuple[tuple[Callable[[str], object], Idiom], ...] = (
     *((re.compile(rf"\b{keyword}\s*=").search, idiom) for keyword, idiom in LEGACY_KEYWORDS.items()),
     *((re.compile(rf"""\[\s*['"]{key}['"]\s*\]""").search, idiom) for key, idiom in HISTORY_KEYS.items()),
     (re.compile(r"""['"][^'"]*\.hdf5['"]""").search, HDF5_PATH),
+    (re.compile(r"\bimresize\b").search, IMRESIZE),
 )
 
 
@@ -294,6 +300,9 @@ LAYER_KEYWORD_FAILURE = re.compile(
 MISSING_ARGUMENT = re.compile(r"missing 1 required positional argument: '(\w+)'")
 PERIOD_FAILURE = re.compile(r"ModelCheckpoint.*unexpected keyword argument 'period'")
 HDF5_FAILURE = re.compile(r"filepath provided must end in `\.keras`|must end in `\.weights\.h5`")
+IMRESIZE_FAILURE = re.compile(
+    r"module 'scipy\.misc' has no attribute 'imresize'|cannot import name 'imresize'|No module named 'scipy\.misc'"
+)
 KEYERROR_HISTORY = {f"'{old}'": f"'{new}'" for old, (new, _) in idioms.HISTORY_KEYS.items()}
 EXPLAINED_ERRORS = ("ModuleNotFoundError", "ImportError", "AttributeError", "TypeError", "ValueError")
 
@@ -314,6 +323,12 @@ def explain(outcome: CellOutcome, *, compat: bool = False) -> str | None:
         )
     if outcome.error_name not in EXPLAINED_ERRORS:
         return None
+    if IMRESIZE_FAILURE.search(value) and "imresize" in f"{outcome.source}\n{outcome.traceback or ''}":
+        return (
+            "`scipy.misc.imresize` was removed in SciPy 1.3 (2019), after this notebook was written: resize "
+            f"with {IMRESIZE.keras3.split(': ')[0]}, or ask your instructor to grade with `compat: keras2`, "
+            "which provides it as it was."
+        )
     if match := MODULE_FAILURE.search(value):
         path = match.group(1) or "keras.utils.np_utils"
         replacement, idiom = idioms.MODULES[path]

@@ -16,7 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.grading.submission import Submission
+from grader.errors import SubmissionError
+from grader.grading.submission import Submission, read_regular_file
 from grader.inside import kernel
 from grader.result import CompatUse, KernelSetup, TrainingEvent
 from grader.rubric.model import Rubric
@@ -172,6 +173,25 @@ def plan_prelude(
         gpu_memory_mb=gpu_memory_mb,
     )
     return PreludePlan(config=config, files=submitted_files(submission.path, rubric))
+
+
+MAX_SUBMITTED_FILE_BYTES = 1024 * 2**20
+"""A checkpoint beside a notebook travels to its worker in memory: bounded like everything a student hands in."""
+
+
+def read_submitted_file(path: Path) -> bytes:
+    """A file that travels with a submission, read as `load_submission` reads the submission itself.
+
+    `submitted_files` chose it by lstat; reading it by name again would follow a link swapped in
+    since, so it is opened without following links and checked on the descriptor read.
+    """
+    data = read_regular_file(path, MAX_SUBMITTED_FILE_BYTES)
+    if len(data) > MAX_SUBMITTED_FILE_BYTES:
+        raise SubmissionError(
+            f"{path}: over the {MAX_SUBMITTED_FILE_BYTES // 2**20} MiB limit for a file handed in beside the notebook",
+            hint="hand in the model's weights only (model.save_weights), not the training data",
+        )
+    return data
 
 
 def submitted_files(submission: Path, rubric: Rubric) -> tuple[Path, ...]:

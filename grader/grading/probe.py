@@ -7,9 +7,17 @@ reads the files it left behind as hostile input.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from grader.grading.prelude import KernelCompatFacts
 from grader.inside import kernel
@@ -38,6 +46,101 @@ HistoryKey = Annotated[str, StringConstraints(max_length=HISTORY_KEY_CHARS)]
 HistorySeries = Annotated[list[float | None], Field(max_length=HISTORY_POINTS)]
 
 
+TrainingText = Annotated[str, StringConstraints(max_length=100)]
+Setting = bool | int | float | TrainingText | Annotated[list[float], Field(max_length=4)] | None
+Settings = Annotated[dict[TrainingText, Setting], Field(max_length=30)]
+Epochs = Annotated[int, Field(ge=0, le=10**9)]
+
+
+class CompileFacts(BaseModel):
+    """What `compile` was given: loss and metric names as the notebook spelt them, the optimizer's class."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    loss: Annotated[tuple[TrainingText, ...], Field(max_length=16)] = ()
+    optimizer: TrainingText | None = None
+    learning_rate: float | None = Field(default=None, allow_inf_nan=False)
+    metrics: Annotated[tuple[TrainingText, ...], Field(max_length=16)] = ()
+
+
+class LabelFacts(BaseModel):
+    """The labels one fit call was given, from their shape and first rows: one-hot, integer, or other."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shape: Annotated[tuple[Annotated[int, Field(ge=0)] | None, ...], Field(min_length=1, max_length=4)]
+    kind: Literal["one_hot", "integer", "other"]
+    classes: Annotated[int, Field(ge=0, le=10**9)] | None = None
+
+
+class CallbackFacts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: TrainingText
+    settings: Settings = {}
+
+
+class FitFacts(BaseModel):
+    """One `fit` call as the notebook asked for it (epochs before the training budget's cap)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epochs: Epochs | None = None
+    epochs_run: Epochs = 0
+    batch_size: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    validation: bool = False
+    callbacks: Annotated[tuple[CallbackFacts, ...], Field(max_length=20)] = ()
+    labels: LabelFacts | None = None
+    augmentation: Settings | None = None
+
+
+class AugmentationLayer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom"]
+    settings: Settings = {}
+
+
+class TrainingFacts(BaseModel):
+    """What a model was compiled and fitted with, as the student's own process reported it.
+
+    Untrusted like a variable's value: a notebook can write anything here, so every size is
+    bounded, and facts that do not validate become `refused` (the check fails, the rest of the
+    probe stands). They earn no more than compiling and fitting that way would have.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    compile: CompileFacts | None = None
+    fits: Annotated[tuple[FitFacts, ...], Field(max_length=20)] = ()
+    fit_count: Annotated[int, Field(ge=0, le=10**9)] = 0
+    epochs_asked: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    last_fit: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    augmentation_layers: Annotated[tuple[AugmentationLayer, ...], Field(max_length=16)] = ()
+    refused: str | None = Field(default=None, max_length=300)
+
+
+TRAINING_NODES = 5_000
+"""More values than the largest valid training facts hold (20 fits of 20 callbacks, ...): refused unread."""
+
+
+def _oversize(value: Any) -> str | None:
+    """Refuse huge training facts before validating them item by item (a million bad items, a million errors)."""
+    pending, seen = [value], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > TRAINING_NODES:
+            return f"more than {TRAINING_NODES:,} values"
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list) and len(item) <= TRAINING_NODES:
+            pending.extend(item)
+        elif isinstance(item, list):
+            return f"a list of {len(item):,} values"
+    return None
+
+
 class ProbedModel(BaseModel):
     """One model the probe saved: its variable, its file and the file's size and hash (the manifest)."""
 
@@ -52,6 +155,21 @@ class ProbedModel(BaseModel):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     error: str | None = Field(default=None, max_length=500)
     history: Annotated[dict[HistoryKey, HistorySeries], Field(max_length=HISTORY_SERIES)] | None = None
+    training: TrainingFacts | None = None
+
+    @field_validator("training", mode="wrap")
+    @classmethod
+    def _refuse_bad_training(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> TrainingFacts | None:
+        """Training facts that do not validate are refused alone: the model's other facts still count."""
+        oversize = _oversize(value)
+        if oversize is not None:
+            return TrainingFacts(refused=oversize)
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])[:100]
+            return TrainingFacts(refused=f"{where}: {first['msg']}"[:300])
 
 
 class ProbedVariable(BaseModel):

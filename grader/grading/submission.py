@@ -65,7 +65,7 @@ def load_submission(path: Path) -> Submission:
             f"{path}: cannot grade a {path.suffix or 'suffix-less'} file",
             hint="submit a Jupyter notebook (.ipynb) or a Python script (.py)",
         )
-    raw = _read_regular_file(path)
+    raw = read_regular_file(path)
     if not raw.strip():
         raise SubmissionError(f"{path}: the file is empty", hint="was the notebook saved before submitting?")
     if len(raw) > MAX_SUBMISSION_BYTES:
@@ -84,8 +84,8 @@ def load_submission(path: Path) -> Submission:
     return _load_notebook(path, text) if path.suffix == ".ipynb" else _load_script(path, text)
 
 
-def _read_regular_file(path: Path) -> bytes:
-    """The file's bytes, up to one past the size limit, read only if it is a regular file.
+def read_regular_file(path: Path, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+    """The file's bytes, up to one past `limit`, read only if it is a regular file.
 
     The name is a student's: it is opened without following a last-component link and without
     blocking (a FIFO would hang the grader), and checked to be a regular file on the descriptor
@@ -108,7 +108,7 @@ def _read_regular_file(path: Path) -> bytes:
             )
         os.set_blocking(descriptor, True)
         with os.fdopen(descriptor, "rb", closefd=False) as stream:
-            return stream.read(MAX_SUBMISSION_BYTES + 1)
+            return stream.read(limit + 1)
     except OSError as exc:
         raise SubmissionError(f"{path}: cannot read the file ({exc.strerror})") from None
     finally:

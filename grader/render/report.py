@@ -6,6 +6,7 @@ the canonical result does not. It is self-contained: inline CSS, no scripts, no 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -56,7 +57,9 @@ def write_reports(
     return json_path, html_path
 
 
+@functools.cache
 def _environment() -> Environment:
+    """The report's own environment: the shared one plus its filters, built once (filters never change)."""
     env = pages.environment()
     env.filters["shape"] = lambda s: (
         format_shape(s) if isinstance(s, list | tuple) else ("?" if s is None else s)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.inside.shapes import format_shape as format_shape
-from grader.rubric import keras_catalog
+from grader.rubric import applications, keras_catalog
 
 Pair = tuple[int, int]
 CONV_TYPES = frozenset({"Conv2D", "Convolution2D"})
@@ -282,3 +282,46 @@ def _advice(kind: str, spec: dict[str, Any]) -> str:
             + ": check units and the input's feature size"
         )
     return "this layer type has no trainable weights"
+
+
+BASE_SETTINGS_EXPLAINED = {
+    "trainable": (
+        "a frozen base (base.trainable = False) keeps its pretrained weights: none of them is trained, so all "
+        "its parameters are non-trainable and only the layers after it learn; set base.trainable = False "
+        "before compiling"
+    ),
+    "trainable_params": (
+        "a frozen base trains none of its weights (0 trainable parameters): set base.trainable = False "
+        "before compiling"
+    ),
+    "non_trainable_params": (
+        "a frozen base's parameters are all non-trainable: its pretrained weights stay as they are; "
+        "set base.trainable = False before compiling"
+    ),
+    "include_top": (
+        "include_top=False removes the base's own classifier (for VGG16, Flatten and the fully-connected "
+        "layers fc1, fc2 and the 1000-way ImageNet predictions) and keeps the convolutional features, "
+        "on which the new head is trained"
+    ),
+    "pooling": (
+        "pooling='avg' or 'max' ends the base with one global pooling layer; without it the base ends with "
+        "its last convolutional block's feature maps"
+    ),
+}
+"""What each setting of a pretrained base means, in the lesson's terms."""
+
+
+def explain_setting(layer_type: str, key: str, have: Any, wanted: Any) -> str | None:
+    """Why a pretrained base's setting matters, when the row's base has it otherwise (None for a layer's settings).
+
+    `key` is the setting the rubric states, `have` the measured value and `wanted` the rubric's.
+    """
+    if layer_type not in applications.BASES or key not in BASE_SETTINGS_EXPLAINED or have == wanted:
+        return None
+    if key == "trainable" and wanted is True:
+        return (
+            "the rubric asks to fine-tune the base: set base.trainable = True so its weights are trained too"
+        )
+    if key == "include_top" and wanted is True:
+        return "the rubric asks for the whole network, its ImageNet classifier included: include_top=True"
+    return BASE_SETTINGS_EXPLAINED[key]

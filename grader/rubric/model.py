@@ -42,8 +42,9 @@ from ruamel.yaml.tokens import (
 
 from grader.errors import RubricError
 from grader.result import Visibility
-from grader.rubric import keras_catalog
+from grader.rubric import applications, keras_catalog
 from grader.rubric.data import Asset, CourseDataset, CourseSet, DataSource, Preprocess
+from grader.rubric.equivalence import EquivalentForm
 from grader.rubric.globs import check_glob
 from grader.rubric.late import (
     DUE_EXAMPLES,
@@ -54,6 +55,8 @@ from grader.rubric.late import (
     penalty_from_yaml,
 )
 from grader.rubric.limits import Limits
+from grader.rubric.ranges import Range
+from grader.rubric.training import TrainingCheckSpec
 
 Shape = tuple[int, ...]
 PairOrInt = int | tuple[int, int]
@@ -63,31 +66,6 @@ EXERCISE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Range(_Strict):
-    """An inclusive range; either bound may be left open."""
-
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if self.min is None and self.max is None:
-            raise ValueError("give at least one of min and max")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        return self
-
-    def contains(self, value: float) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-    def describe(self) -> str:
-        if self.min is not None and self.max is not None:
-            return f"between {self.min:g} and {self.max:g}"
-        if self.min is not None:
-            return f"at least {self.min:g}"
-        return f"at most {self.max:g}"
 
 
 class LayerSpec(_Strict):
@@ -123,13 +101,11 @@ class LayerSpec(_Strict):
     @field_validator("type")
     @classmethod
     def _known_type(cls, name: str) -> str:
-        if name not in keras_catalog.LAYERS:
+        if name not in keras_catalog.LAYERS and name not in applications.BASES:
             raise PydanticCustomError(
                 "unknown_layer_type",
                 "{detail}",
-                {
-                    "detail": f"unknown layer type {name!r}{_did_you_mean(name, keras_catalog.LAYERS, _class_of)}"
-                },
+                {"detail": f"unknown layer type {name!r}{_unknown_type_suggestion(name)}"},
             )
         return name
 
@@ -143,7 +119,7 @@ class LayerSpec(_Strict):
     @model_validator(mode="after")
     def _known_settings(self) -> LayerSpec:
         """Every setting named is one the layer class's constructor takes; activations are Keras' names."""
-        class_name, settings = keras_catalog.LAYERS[self.type]
+        class_name, settings = applications.BASES.get(self.type) or keras_catalog.LAYERS[self.type]
         allowed = (*settings, *DERIVED_SETTINGS)
         for key, value in self.attributes().items():
             if key == "type" or key in allowed:
@@ -179,6 +155,22 @@ def _did_you_mean(word: str, choices: Iterable[str], show: Callable[[str], str] 
     by_lower = {choice.lower(): choice for choice in choices}
     near = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return f" (did you mean {show(by_lower[near[0]])}?)" if near else ""
+
+
+def _unknown_type_suggestion(name: str) -> str:
+    """The nearer of the nearest pretrained base (`VGG61` is VGG16) and the nearest Keras layer class."""
+    base = applications.nearest(name)
+    layer = _did_you_mean(name, keras_catalog.LAYERS, _class_of)
+    if base is None:
+        return layer
+    layer_name = layer.removeprefix(" (did you mean ").removesuffix("?)").rsplit(".", 1)[-1]
+    if layer and _likeness(name, layer_name) > _likeness(name, base):
+        return layer
+    return f" (did you mean {base}?)"
+
+
+def _likeness(word: str, choice: str) -> float:
+    return difflib.SequenceMatcher(None, word.lower(), choice.lower()).ratio()
 
 
 def _check_activation(name: str, at: tuple[str, ...]) -> None:
@@ -240,7 +232,7 @@ class AccuracySpec(_Strict):
         return ordered
 
 
-CHECK_KINDS = ("layers", "total_params", "output_shape", "variable", "accuracy")
+CHECK_KINDS = ("layers", "total_params", "output_shape", "variable", "accuracy", "training")
 CheckId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -263,7 +255,8 @@ class CheckSpec(_Strict):
         "its answers. Not allowed on a hidden or after_due check.",
     )
     partial: bool = Field(
-        default=True, description="layers: give points in proportion to the layers that match."
+        default=True,
+        description="layers and training: give points in proportion to the layers (or training keys) that match.",
     )
     requires: list[CheckId] = Field(
         default_factory=list,
@@ -275,6 +268,11 @@ class CheckSpec(_Strict):
     output_shape: Shape | None = None
     variable: VariableSpec | None = None
     accuracy: AccuracySpec | None = None
+    training: TrainingCheckSpec | None = None
+    accept: list[EquivalentForm] = Field(
+        default_factory=list,
+        description="layers: other spellings of the same network that also match (default: none, strict).",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> CheckSpec:
@@ -282,6 +280,8 @@ class CheckSpec(_Strict):
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(f"a check needs exactly one of {', '.join(CHECK_KINDS)} (found: {found})")
+        if self.accept and self.layers is None:
+            raise ValueError("accept: lists other spellings of a layer table; it belongs on a layers check")
         if self.reveal and self.visibility != "visible":
             raise ValueError(
                 f"reveal: true publishes the answers of a check that is {self.visibility}; "

@@ -10,6 +10,12 @@ layers nor weights, yet decide what the model outputs. Each such operation is a 
 "op" (with the number of constant values it computes with), each nested model a node of kind
 "model" whose own operations are walked too, so a check can name anything the rubric's layers do
 not account for.
+
+A nested model's row also says what it is as a whole: its layer count, whether it trains, its
+trainable and non-trainable parameters, and, when its structure is a `keras.applications` base,
+which one (`bases`): the row's type is then the application's (`VGG16`), with `include_top` and
+`pooling`, so a rubric row `{type: VGG16, include_top: false, trainable: false}` compares with it
+like any layer's settings. A model that only calls itself "vgg16" keeps its class as its type.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.inside.inspector import vetting
+from grader.inside.inspector import bases, vetting
 from grader.inside.inspector.facts import LayerFacts, ModelFacts, NodeKind
 
 CONFIG_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "units", "pool_size", "rate")
@@ -200,18 +206,44 @@ def _node(operation: Any, kind: NodeKind, name: str, node: Any) -> LayerFacts:
         config = {}
     keys = CONFIG_KEYS if kind == "model" else tuple(config)
     kept = {str(key): _plain(config[key]) for key in keys if key in config}
+    kind_of = type(operation).__name__
+    if kind == "model":
+        base = _base_facts(operation)
+        kind_of = base.pop("application", kind_of)
+        kept.update(base)
     outputs = list(getattr(node, "outputs", None) or []) if node is not None else []
     shape = _shape(tuple(outputs[0].shape)) if outputs and hasattr(outputs[0], "shape") else None
     calls = [node] if node is not None else list(getattr(operation, "_inbound_nodes", None) or [])
     return LayerFacts(
         name=name,
-        type=type(operation).__name__,
+        type=kind_of,
         config=kept,
         output_shape=shape if shape is not None else _output_shape(operation),
         params=_params(operation),
         kind=kind,
         constants=_constants(calls),
     )
+
+
+def _base_facts(model: Any) -> dict[str, Any]:
+    """A nested model as one row: its layers (as `len(model.layers)` counts them), whether and how much of it trains.
+
+    A frozen base (`base.trainable = False`) has all its parameters non-trainable; a base one
+    fine-tunes in part has some of each. When the model is a `keras.applications` base, also
+    which one and how its top was built (`bases.identify`).
+    """
+    facts: dict[str, Any] = {
+        "trainable": bool(getattr(model, "trainable", True)),
+        "layers": len(model.layers),
+        "trainable_params": _count(getattr(model, "trainable_weights", [])),
+        "non_trainable_params": _count(getattr(model, "non_trainable_weights", [])),
+    }
+    found = bases.identify(model)
+    return {**facts, **found} if found is not None else facts
+
+
+def _count(weights: Any) -> int:
+    return sum(int(np.prod(tuple(weight.shape))) for weight in weights)
 
 
 def _params(operation: Any) -> int:

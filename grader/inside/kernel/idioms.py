@@ -1,4 +1,4 @@
-"""The one table of Keras 2 (and Keras 1) idioms the course's 2017 notebooks use.
+"""The one table of Keras 2 (and Keras 1) idioms the course's 2017 notebooks use, and SciPy's `imresize`.
 
 Three parts of the grader read it, so that they cannot drift apart: the kernel-side compatibility
 layer (`keras2`, `budget`) translates or refuses each idiom, the grader-side static scan
@@ -207,6 +207,14 @@ KERAS1_CONVOLUTION = Idiom(
     "keras.layers.Conv2D(4, 3, 3)",
     silent=True,
 )
+IMRESIZE = Idiom(
+    "scipy.misc.imresize",
+    "numpy.array(PIL.Image.fromarray(img).resize((width, height), PIL.Image.BILINEAR)) or "
+    "cv2.resize(img, (width, height)): SciPy 1.3 removed scipy.misc.imresize",
+    "translates",
+    "import scipy.misc; scipy.misc.imresize(np.zeros((8, 8), 'uint8'), 0.5)",
+)
+"""Not Keras, but of the same era: the course's notebooks resize images with it (an old SciPy's API)."""
 
 ALL: tuple[Idiom, ...] = (
     *(idiom for _, idiom in MODULES.values()),
@@ -220,6 +228,7 @@ ALL: tuple[Idiom, ...] = (
     HDF5_PATH,
     CONVOLUTION2D,
     KERAS1_CONVOLUTION,
+    IMRESIZE,
 )
 """Every idiom, for the table's test: each is translated or refused, hinted, and (unless silent) explained."""
 

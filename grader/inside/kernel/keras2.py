@@ -3,7 +3,8 @@
 Removed module paths are answered by the modules that replaced them, `fit_generator` and friends
 call `fit`, `.hdf5` checkpoints are written and read under their Keras 3 names, `history['acc']`
 answers, and the Keras 1 forms that Keras 3 would misread (`Convolution2D(32, 3, 3)`,
-`border_mode=`) are refused with their Keras 3 spelling. Each use is recorded (`records`).
+`border_mode=`) are refused with their Keras 3 spelling. Of the same era, `scipy.misc.imresize`
+(removed in SciPy 1.3) is provided with its old behaviour. Each use is recorded (`records`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+import types
+import warnings
 from typing import Any
 
 from . import idioms
@@ -62,6 +65,7 @@ def install(keras: Any) -> None:
     _install_checkpoint_paths(keras)
     _install_history_aliases(keras)
     _install_keras1_refusals(keras)
+    _install_imresize()
 
 
 def _install_image_data_generator(keras: Any) -> None:
@@ -291,3 +295,69 @@ def _refuse_positional_kernel(name: str, args: tuple[Any, ...], rank: int) -> No
             f"last number as the strides. Write {name}({args[0]}, {kernel}) for a {'x'.join(map(str, sizes))} "
             "kernel."
         )
+
+
+IMRESIZE_FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "cubic": 3}
+"""`imresize`'s interp names and PIL's resampling filters (NEAREST, LANCZOS, BILINEAR, BICUBIC)."""
+IMAGE_MODES = {2: "L", 3: "RGB", 4: "RGBA"}
+
+
+def _install_imresize() -> None:
+    """`scipy.misc.imresize`, as SciPy before 1.3 had it, where this SciPy has no such function.
+
+    SciPy 2.0 removes `scipy.misc` itself: then the module is made, holding `imresize` alone.
+    """
+    try:
+        scipy = importlib.import_module("scipy")
+    except ImportError:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            misc = importlib.import_module("scipy.misc")
+    except ImportError:
+        misc = types.ModuleType("scipy.misc")
+        sys.modules["scipy.misc"] = misc
+        vars(scipy)["misc"] = misc
+    if not hasattr(misc, "imresize"):
+        vars(misc)["imresize"] = imresize
+
+
+def imresize(arr: Any, size: Any, interp: str = "bilinear", mode: str | None = None) -> Any:
+    """Resize an image, as scipy.misc.imresize did before SciPy 1.3 removed it (through PIL, as it did).
+
+    `size` is a fraction of the size (a float), a percentage (an int) or the (height, width) to
+    resize to; the result is uint8, an array of another type being byte-scaled first (its minimum
+    to 0, its maximum to 255).
+    """
+    import numpy
+    from PIL import Image
+
+    use(idioms.IMRESIZE, "scipy.misc.imresize(...)")
+    if interp not in IMRESIZE_FILTERS:
+        raise ValueError(f"imresize: unknown interp {interp!r}; one of {', '.join(IMRESIZE_FILTERS)}")
+    image = Image.fromarray(_image_bytes(numpy.asarray(arr)))
+    if mode is not None:
+        image = image.convert(mode)
+    width, height = image.size
+    if isinstance(size, int | numpy.signedinteger) and not isinstance(size, bool):
+        target = (int(width * size / 100.0), int(height * size / 100.0))
+    elif isinstance(size, float | numpy.floating):
+        target = (int(width * size), int(height * size))
+    else:
+        target = (int(size[1]), int(size[0]))
+    return numpy.array(image.resize(target, resample=IMRESIZE_FILTERS[interp]))
+
+
+def _image_bytes(data: Any) -> Any:
+    """The array as uint8 pixels: unchanged if uint8, else scaled from its minimum..maximum to 0..255 (`bytescale`)."""
+    import numpy
+
+    channels = data.shape[2] if data.ndim == 3 else 1
+    if data.ndim not in (2, 3) or (data.ndim == 3 and channels not in (3, 4)):
+        raise ValueError("'arr' does not have a suitable array shape for any mode.")
+    if data.dtype == numpy.uint8:
+        return numpy.ascontiguousarray(data)
+    low, high = float(data.min()), float(data.max())
+    scaled = (data.astype(numpy.float64) - low) * (255.0 / ((high - low) or 1.0))
+    return (scaled.clip(0, 255) + 0.5).astype(numpy.uint8)
