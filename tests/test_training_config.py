@@ -571,7 +571,7 @@ def test_a_sparse_loss_on_one_hot_labels_and_adam_are_charged_with_the_lesson_s_
     architecture = done.check("architecture")
     charged = [row for row in architecture["layer_rows"] if row["status"] == "mismatch"]
     assert [row["expected"]["dilation_rate"] for row in charged] == [2], architecture
-    assert "dilation_rate 1, expected 2" in charged[0]["differences"]
+    assert "dilation_rate (1, 1), expected (2, 2)" in charged[0]["differences"]
     assert [row["follows_from"] for row in architecture["layer_rows"][1:3]] == [1, 1]
     assert done.result["score"] == pytest.approx(0.67 + 3 * 3 / 4, abs=0.01)
 
