@@ -363,14 +363,13 @@ def _record(
     summary.forked += outcome.kernel_forked
     if outcome.kernel_fallback:
         summary.fallbacks.append(outcome.kernel_fallback)
-    if outcome.failure is not None:
-        _fail(outcome.failure, store, summary, on_event)
+    result = _graded(outcome)
+    if isinstance(result, Failure):
+        _fail(result, store, summary, on_event)
         return
     try:
-        if outcome.result_json is None:
-            raise ValueError("the worker sent back neither a result nor a failure")
-        result = GradeResult.model_validate_json(outcome.result_json)
         execution = Execution.model_validate_json(outcome.execution_json) if outcome.execution_json else None
+        assert outcome.result_json is not None  # `_graded` read the result from it
         store.save_result(outcome.stem, outcome.keys, outcome.result_json, execution, outcome.models)
         summary.graded += 1
         _add_stages(summary, result.run.stages)

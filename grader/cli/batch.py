@@ -306,7 +306,7 @@ def grade_batch(
             parallelism=workers,
         )
     else:
-        executor = _local_executor(console, workers, why, workers_gpus, factory, spare_kernels)
+        executor = local_executor(console, workers, why, workers_gpus, factory, spare_kernels)
     _run_and_report(found, settings, executor, console)
 
 
@@ -381,7 +381,7 @@ def _starter_code(starter_path: Path | None) -> tuple[str, ...]:
         raise click.BadParameter(exc.message, param_hint="--starter") from None
 
 
-def _local_executor(
+def local_executor(
     console: Console,
     workers: int,
     why: str,

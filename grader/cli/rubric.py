@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from grader.cli.shared import reports_errors
 from grader.errors import ExitCode
@@ -177,20 +176,13 @@ def rubric_test(rubrics: tuple[Path, ...], workers: int | None, factory: bool | 
 
 def _batch_grading(workers: int | None, factory: bool | None) -> GradeEach:
     """Grade on `grade batch`'s local executor: its workers, its kernel factory, its fallbacks (said on stderr)."""
-    from grader.batch.engine import grade_files, spare_kernels_by_default
-    from grader.batch.executors import LocalExecutor
+    from grader.batch.engine import grade_files
+    from grader.cli.batch import local_executor
     from grader.cli.batch_view import default_workers
-    from grader.sandbox.factory import factory_problem
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     count, why = (workers, f"{workers} workers (-j)") if workers else default_workers()
-    problem = factory_problem() if factory is not False else None
-    forks = factory is not False and problem is None
-    if factory and problem is not None:
-        err.print(escape(f"kernels are launched, not forked: {problem}"))
-    err.print(escape(f"grading with {why}"))
-    spares = not forks and spare_kernels_by_default(count, ())
-    executor = LocalExecutor(count, spare_kernels=spares, factory=forks)
+    executor = local_executor(err, count, why, (), factory, None)
     return lambda files, overrides: grade_files(files, overrides, executor)
 
 
